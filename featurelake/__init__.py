@@ -1,0 +1,1 @@
+"""featurelake's shared kernel: errors and the engine-free feature definition spec."""

@@ -1,0 +1,79 @@
+"""The ``featurelake`` command line: one click group, one module per noun, loaded lazily.
+
+Commands import their heavy libraries (Spark, Feast, SQLAlchemy) only when they run, so
+``featurelake --help`` starts in well under a second and needs no JVM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import click
+from rich.console import Console
+
+from featurelake.errors import FeatureStoreError
+from jobs.cli.context import AppContext
+
+# command name -> "module:attribute" of a click command or group.
+_COMMANDS: dict[str, str] = {
+    "services": "jobs.cli.services:services",
+    "table": "jobs.cli.table:table",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (default: $FEATURELAKE_CONFIG, then ./featurelake.yaml, else embedded defaults).")
+@click.option("--actor", default=None, help="Who is acting, recorded in the registry (default: $FEATURELAKE_ACTOR, then the OS user).")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.version_option(package_name="featurelake")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, actor: str | None, debug: bool) -> None:
+    """featurelake: a lakehouse feature store on Delta, Spark, Postgres and Redis."""
+    ctx.obj = AppContext(config_path=config_path, actor_option=actor, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI with one error handler (a red line and exit 1)."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="featurelake", standalone_mode=False)
+    except click.exceptions.Abort:
+        Console(stderr=True).print("[red]Aborted.[/red]")
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except FeatureStoreError as err:
+        if debug:
+            traceback.print_exc()
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]Error:[/red] {err}", markup=True)
+        sys.exit(1)
+    except Exception as err:  # noqa: BLE001 - the one handler for unexpected errors
+        if debug:
+            traceback.print_exc()
+        else:
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"[red]Error:[/red] {type(err).__name__}: {err} (run with --debug for the traceback)"
+            )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

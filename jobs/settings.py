@@ -1,0 +1,268 @@
+"""Settings: one ``featurelake.yaml``, overridable by environment variables.
+
+Embedded defaults need no file at all: Delta tables under ``.featurelake/data``, a SQLite
+registry at ``.featurelake/registry.db``, Spark ``local[*]``. Secrets are never written in the
+file: it names the environment variables that hold them (``*_env`` keys).
+
+Precedence (highest first): environment variables, the settings file, the defaults.
+
+Environment variables:
+    FEATURELAKE_CONFIG        path of the settings file (default: ./featurelake.yaml if present)
+    FEATURELAKE_HOME          state folder (default: ./.featurelake)
+    FEATURELAKE_PROJECT       project name
+    FEATURELAKE_STORAGE_ROOT  storage root (local folder or s3://bucket/prefix)
+    FEATURELAKE_S3_ENDPOINT_URL  S3-compatible endpoint (MinIO, moto_server); unset = AWS
+    FEATURELAKE_REGISTRY_URL  SQLAlchemy URL of the registry database
+    FEATURELAKE_ONLINE_NODES  comma-separated host:port list of Redis cluster nodes
+    FEATURELAKE_SPARK_MASTER  Spark master URL
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from featurelake.errors import ConfigError
+
+DEFAULT_FILE = "featurelake.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class S3Settings(_Strict):
+    """How to reach an S3-compatible object store."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id_env: str | None = None
+    secret_access_key_env: str | None = None
+    allow_http: bool = False
+
+
+class StorageSettings(_Strict):
+    """Where Delta tables live."""
+
+    root: str = ""  # empty: <home>/data
+    s3: S3Settings = S3Settings()
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith(("s3://", "s3a://"))
+
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs/object_store options for this root (empty for local storage).
+
+        Raises:
+            ConfigError: if a named credential environment variable is not set.
+        """
+        if not self.is_s3:
+            return {}
+        opts: dict[str, str] = {"AWS_REGION": self.s3.region}
+        if self.s3.endpoint_url:
+            opts["AWS_ENDPOINT_URL"] = self.s3.endpoint_url
+        if self.s3.allow_http or (self.s3.endpoint_url or "").startswith("http://"):
+            opts["AWS_ALLOW_HTTP"] = "true"
+        for key, env in (
+            ("AWS_ACCESS_KEY_ID", self.s3.access_key_id_env),
+            ("AWS_SECRET_ACCESS_KEY", self.s3.secret_access_key_env),
+        ):
+            if env:
+                value = os.environ.get(env)
+                if value is None:
+                    raise ConfigError(
+                        f"storage.s3 names the environment variable {env!r} for {key}, but it is not set; "
+                        f"export {env}=... or remove the key to use the default AWS credential chain"
+                    )
+                opts[key] = value
+        return opts
+
+
+class RegistrySettings(_Strict):
+    """The registry database: give ``url`` or ``url_env`` (the variable holding the URL)."""
+
+    url: str | None = None
+    url_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RegistrySettings:
+        if self.url and self.url_env:
+            raise ValueError("give either registry.url or registry.url_env, not both")
+        return self
+
+
+class OnlineSettings(_Strict):
+    """The Redis cluster online store."""
+
+    nodes: list[str] = Field(default_factory=list)
+    ssl: bool = False
+    password_env: str | None = None
+    key_ttl_seconds: int | None = Field(default=None, gt=0)
+
+    @field_validator("nodes")
+    @classmethod
+    def _host_port(cls, nodes: list[str]) -> list[str]:
+        for node in nodes:
+            host, _, port = node.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"online node {node!r} is not host:port (e.g. 127.0.0.1:7101)")
+        return nodes
+
+    def password(self) -> str | None:
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"online.password_env names {self.password_env!r}, which is not set; export it or remove the key"
+            )
+        return value
+
+
+class SparkSettings(_Strict):
+    """The Spark session jobs create (spark-submit's own --master wins when given)."""
+
+    master: str | None = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    """All of featurelake's settings."""
+
+    project: str = "fraud"
+    home: Path = Path(".featurelake")
+    feature_repo: Path = Path("feature_repo")
+    storage: StorageSettings = StorageSettings()
+    registry: RegistrySettings = RegistrySettings()
+    online: OnlineSettings = OnlineSettings()
+    spark: SparkSettings = SparkSettings()
+    source_file: Path | None = None  # set by the loader, not by the file
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c == "_" for c in value):
+            raise ValueError(f"project {value!r} must be letters, digits and underscores")
+        return value
+
+    @property
+    def storage_root(self) -> str:
+        """The storage root, defaulting to ``<home>/data`` as an absolute path."""
+        if self.storage.root:
+            return self.storage.root
+        return str((self.home / "data").resolve())
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's SQLAlchemy URL, defaulting to SQLite under ``home``."""
+        if self.registry.url:
+            return self.registry.url
+        if self.registry.url_env:
+            value = os.environ.get(self.registry.url_env)
+            if not value:
+                raise ConfigError(
+                    f"registry.url_env names {self.registry.url_env!r}, which is not set; "
+                    f"export {self.registry.url_env}=postgresql+psycopg://... or use registry.url"
+                )
+            return value
+        return f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+
+_ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "FEATURELAKE_PROJECT": ("project",),
+    "FEATURELAKE_HOME": ("home",),
+    "FEATURELAKE_STORAGE_ROOT": ("storage", "root"),
+    "FEATURELAKE_S3_ENDPOINT_URL": ("storage", "s3", "endpoint_url"),
+    "FEATURELAKE_REGISTRY_URL": ("registry", "url"),
+    "FEATURELAKE_ONLINE_NODES": ("online", "nodes"),
+    "FEATURELAKE_SPARK_MASTER": ("spark", "master"),
+}
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for var, path in _ENV_OVERRIDES.items():
+        if var not in environ:
+            continue
+        value: Any = environ[var]
+        if path == ("online", "nodes"):
+            value = [n.strip() for n in value.split(",") if n.strip()]
+        node = data
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                break  # the file's own value is malformed: validation reports it
+            node = child
+        else:
+            if path == ("registry", "url"):
+                node.pop("url_env", None)
+            node[path[-1]] = value
+    return data
+
+
+def _format_validation_error(err: ValidationError, where: str) -> str:
+    problems = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            problems.append(f"unknown key {loc!r} in {where}; remove it or check its spelling")
+        else:
+            problems.append(f"{loc!r} in {where}: {e['msg']}")
+    return "; ".join(problems)
+
+
+def load_settings_from_dict(
+    data: dict[str, Any], *, where: str = "settings", environ: dict[str, str] | None = None
+) -> Settings:
+    """Validate a settings mapping (as read from YAML) and apply environment overrides.
+
+    Args:
+        data: the parsed file contents.
+        where: how to name the source in error messages (usually the file path).
+        environ: environment to read overrides from (default: ``os.environ``).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: naming every bad or unknown key and the file.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a YAML mapping of settings, got {type(data).__name__}")
+    merged = _apply_env(data, dict(os.environ if environ is None else environ))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, where)) from None
+
+
+def load_settings(path: str | Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
+    """Load settings from ``path``, ``$FEATURELAKE_CONFIG`` or ``./featurelake.yaml``, else defaults.
+
+    Raises:
+        ConfigError: the file named explicitly does not exist, is not valid YAML, or has bad keys.
+    """
+    env = dict(os.environ if environ is None else environ)
+    explicit = path or env.get("FEATURELAKE_CONFIG")
+    file = Path(explicit) if explicit else Path(DEFAULT_FILE)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"settings file {str(file)!r} does not exist; check --config / FEATURELAKE_CONFIG")
+        return load_settings_from_dict({}, where="defaults", environ=env)
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{file} is not valid YAML{at}: {getattr(err, 'problem', err)}; fix the syntax") from None
+    settings = load_settings_from_dict(data, where=str(file), environ=env)
+    return settings.model_copy(update={"source_file": file})
+
+
+OutputFormat = Literal["text", "json"]

@@ -1,0 +1,1 @@
+"""The data plane: Delta tables read and written by Spark (see lakehouse.tables)."""

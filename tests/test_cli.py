@@ -1,0 +1,53 @@
+"""The CLI's error handler and help, run as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_help_lists_every_command() -> None:
+    from jobs.cli.main import _COMMANDS
+
+    out = run_cli("--help")
+    assert out.returncode == 0, out.stderr
+    for name in _COMMANDS:
+        assert name in out.stdout
+
+
+def test_every_command_has_help() -> None:
+    from jobs.cli.main import _COMMANDS
+
+    for name in _COMMANDS:
+        out = run_cli(name, "--help")
+        assert out.returncode == 0, f"{name} --help failed: {out.stderr}"
+        assert "Usage:" in out.stdout
+
+
+def test_malformed_settings_is_one_red_line_and_exit_1(tmp_path: Path) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text("project: p\nbogus_key: 1\n")
+    out = run_cli("--config", str(cfg), "table", "describe", "anything")
+    assert out.returncode == 1
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert "bogus_key" in lines[0] and str(cfg) in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text("project: p\nbogus_key: 1\n")
+    out = run_cli("--debug", "--config", str(cfg), "table", "describe", "anything")
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr

@@ -1,0 +1,93 @@
+"""Settings: defaults, file, environment overrides and errors that name the key and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from featurelake.errors import ConfigError
+from jobs.settings import load_settings, load_settings_from_dict
+
+
+def test_embedded_defaults_need_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(environ={})
+    assert s.storage_root == str(tmp_path / ".featurelake" / "data")
+    assert s.registry_url == f"sqlite:///{tmp_path / '.featurelake' / 'registry.db'}"
+    assert s.spark.master == "local[*]"
+    assert s.storage.storage_options() == {}
+    assert s.source_file is None
+
+
+def test_file_is_read_and_env_overrides_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text(
+        "project: shop\n"
+        "storage:\n  root: s3://bucket/prefix\n  s3:\n    endpoint_url: http://127.0.0.1:59000\n"
+        "    access_key_id_env: MY_KEY\n    secret_access_key_env: MY_SECRET\n"
+        "registry:\n  url_env: MY_DB\n"
+        "online:\n  nodes: ['127.0.0.1:7101']\n"
+        "spark:\n  master: spark://127.0.0.1:57077\n  conf: {spark.sql.shuffle.partitions: '8'}\n"
+    )
+    env = {"MY_KEY": "k", "MY_SECRET": "s", "MY_DB": "postgresql+psycopg://u:p@h/db",
+           "FEATURELAKE_ONLINE_NODES": "10.0.0.1:7000, 10.0.0.2:7000"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = load_settings(cfg)
+    assert s.project == "shop"
+    assert s.source_file == cfg
+    assert s.registry_url == "postgresql+psycopg://u:p@h/db"
+    assert s.online.nodes == ["10.0.0.1:7000", "10.0.0.2:7000"]
+    assert s.spark.conf == {"spark.sql.shuffle.partitions": "8"}
+    assert s.storage.storage_options() == {
+        "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:59000", "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+    }
+
+
+def test_env_registry_url_replaces_url_env(tmp_path: Path) -> None:
+    s = load_settings_from_dict({"registry": {"url_env": "NOPE"}}, environ={"FEATURELAKE_REGISTRY_URL": "sqlite:///x.db"})
+    assert s.registry_url == "sqlite:///x.db"
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text("project: p\nstorage:\n  rooot: /tmp/x\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, environ={})
+    assert "storage.rooot" in str(err.value)
+    assert str(cfg) in str(err.value)
+
+
+def test_malformed_yaml_names_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text("project: p\nstorage: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
+        load_settings(cfg, environ={})
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml", environ={})
+
+
+def test_bad_values_are_all_reported() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings_from_dict({"project": "bad name!", "online": {"nodes": ["nohost"]}}, environ={})
+    msg = str(err.value)
+    assert "'project'" in msg and "bad name!" in msg
+    assert "nohost" in msg
+
+
+def test_unset_credential_env_is_named() -> None:
+    s = load_settings_from_dict(
+        {"storage": {"root": "s3://b/p", "s3": {"access_key_id_env": "FL_TEST_UNSET_VAR"}}}, environ={}
+    )
+    with pytest.raises(ConfigError, match="FL_TEST_UNSET_VAR"):
+        s.storage.storage_options()
+
+
+def test_registry_url_and_url_env_are_exclusive() -> None:
+    with pytest.raises(ConfigError, match="either registry.url or registry.url_env"):
+        load_settings_from_dict({"registry": {"url": "sqlite://", "url_env": "X"}}, environ={})
