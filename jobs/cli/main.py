@@ -18,6 +18,11 @@ from jobs.cli.context import AppContext
 
 # command name -> "module:attribute" of a click command or group.
 _COMMANDS: dict[str, str] = {
+    "backfill": "jobs.cli.backfill:backfill",
+    "demo": "jobs.cli.demo:demo",
+    "apply": "jobs.cli.apply:apply",
+    "plan": "jobs.cli.apply:plan",
+    "registry": "jobs.cli.registry:registry",
     "services": "jobs.cli.services:services",
     "table": "jobs.cli.table:table",
 }

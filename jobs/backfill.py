@@ -1,0 +1,694 @@
+"""The backfill job: compute a feature view for a range of days into its Delta feature table.
+
+Run it with spark-submit (on any cluster) or through ``featurelake backfill`` (in-process)::
+
+    spark-submit jobs/backfill.py --view user_transaction_stats --start 2024-03-01 --end 2024-03-31
+    spark-submit --master spark://127.0.0.1:57077 jobs/backfill.py --view ... --missing-only
+
+What a run does:
+
+1. resolves the view version in the registry (an archived version refuses) and its spec in the
+   feature repo (a repo definition that breaks with the registered one refuses: apply first);
+2. pins every source at its current Delta version, checks the sources cover the date
+   partitions the windows need (naming any that are missing), and records a ``running`` run
+   that heartbeats while it works;
+3. computes the days chunk by chunk (``--chunk-days``), each chunk reading only its partitions,
+   and stages each chunk in a private Delta table (progress per chunk on the terminal and in
+   ``<home>/runs/<run_id>/backfill.log``);
+4. validates every staged row against the view's expectations (Great Expectations); on failure
+   nothing is committed, the report goes to ``<home>/runs/<run_id>/validation.json``, the run is
+   marked failed and the job exits non-zero;
+5. commits the range with ONE ``replace_range`` Delta commit (``--missing-only``: one per
+   contiguous run of missing days), Z-orders the touched partitions by the entity keys, and
+   records the run (rows, every input and output Delta version, duration) and the lineage
+   ``source@version -> view version -> table@version``.
+
+A run killed at any point before step 5 leaves the feature table exactly as it was; its run
+shows ``abandoned`` once its lease expires without a heartbeat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from featurelake.errors import DefinitionError, FeatureStoreError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from featurelake.spec import ViewSpec
+    from jobs.settings import Settings
+    from lakehouse.tables import Lakehouse
+    from registry import Registry, ViewVersion
+
+log = logging.getLogger("featurelake.backfill")
+
+DEFAULT_CHUNK_DAYS = 30
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    """What to backfill.
+
+    Attributes:
+        view: the feature view name.
+        start: first day (inclusive): the period starting at ``start 00:00`` UTC is the first computed.
+        end: last day (inclusive).
+        version: the view version (``"2"`` or ``"2.1"``); default the current one.
+        missing_only: compute only the days whose partition is empty in the feature table.
+        chunk_days: days computed per Spark job (progress is reported per chunk).
+        lease: the run shows ``abandoned`` if no heartbeat arrives within this time.
+    """
+
+    view: str
+    start: date
+    end: date
+    version: str | None = None
+    missing_only: bool = False
+    chunk_days: int = DEFAULT_CHUNK_DAYS
+    lease: timedelta = DEFAULT_LEASE
+
+
+@dataclass
+class BackfillResult:
+    """What a backfill did (also the run's report in the registry)."""
+
+    run_id: str
+    view: str
+    version: str
+    table: str
+    ranges: list[tuple[date, date]]
+    rows_read: int = 0
+    rows_written: int = 0
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    zorder_version: int | None = None
+    duration_s: float = 0.0
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    validation: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (dates as ISO strings)."""
+        data = asdict(self)
+        data["ranges"] = [[a.isoformat(), b.isoformat()] for a, b in self.ranges]
+        return data
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every day from ``start`` to ``end`` inclusive."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def contiguous_ranges(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Group days into contiguous inclusive ranges."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+def split_chunks(rng: tuple[date, date], chunk_days: int) -> list[tuple[date, date]]:
+    """Split an inclusive range into chunks of at most ``chunk_days`` days."""
+    lo, hi = rng
+    out = []
+    while lo <= hi:
+        last = min(hi, lo + timedelta(days=chunk_days - 1))
+        out.append((lo, last))
+        lo = last + timedelta(days=1)
+    return out
+
+
+def _check_options(options: BackfillOptions) -> None:
+    problems = []
+    if options.start > options.end:
+        problems.append(
+            f"--start {options.start} is after --end {options.end}; give a start on or before the end"
+        )
+    if options.chunk_days < 1:
+        problems.append(f"--chunk-days {options.chunk_days} must be at least 1")
+    if options.lease < timedelta(seconds=1):
+        problems.append(f"lease {options.lease} is too short; use at least a few seconds")
+    if problems:
+        raise DefinitionError(problems)
+
+
+def _load_spec(settings: Settings, vv: ViewVersion) -> ViewSpec:
+    """The view's spec from the feature repo, refusing one that breaks with the registered version."""
+    from featurelake.repo import load_repo
+    from featurelake.spec import classify_change, view_definition
+
+    repo = load_repo(settings.feature_repo)
+    spec = repo.view_specs.get(vv.name)
+    if spec is None:
+        raise DefinitionError(
+            f"feature view {vv.name!r} has no ViewSpec in the feature repo {str(settings.feature_repo)!r}, so there is "
+            f"nothing to compute; add ViewSpec(view={vv.name!r}, transform=...) next to the view"
+        )
+    fv = next((v for v in repo.feature_views if v.name == vv.name), None)
+    if fv is not None and isinstance(vv.definition, dict) and "breaking" in vv.definition:
+        change = classify_change(vv.definition, view_definition(fv, spec))
+        if change.kind == "breaking":
+            raise DefinitionError(
+                f"the feature repo's definition of {vv.name!r} breaks with registered version {vv.version} "
+                f"({'; '.join(r for r in change.reasons if r.startswith('BREAKING'))}); run `featurelake apply` "
+                "to register a new version before backfilling"
+            )
+    return spec
+
+
+class _Heartbeat:
+    """Extends the run's lease from a daemon thread while the job works."""
+
+    def __init__(self, registry: Registry, run_id: str, lease: timedelta):
+        self._registry, self._run_id, self._lease = registry, run_id, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        interval = max(0.5, self._lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                self._registry.heartbeat(self._run_id, lease=self._lease)
+            except Exception as err:  # noqa: BLE001 - a missed beat must not kill the job; the lease tolerates it
+                log.warning("heartbeat for run %s failed: %s", self._run_id, err)
+
+
+def _drop_table_folder(lakehouse: Lakehouse, name: str) -> None:
+    try:
+        fs = lakehouse.storage.filesystem()
+        fs.delete_dir(lakehouse.storage.table_path(name))
+    except Exception as err:  # noqa: BLE001 - staging cleanup is best effort; the folder is private to the run
+        if "not found" not in str(err).lower() and "does not exist" not in str(err).lower():
+            log.warning("could not remove staging table %s: %s", name, err)
+
+
+def run_dir(settings: Settings, run_id: str) -> Path:
+    """``<home>/runs/<run_id>``: the run's log and validation report."""
+    path = Path(settings.home).resolve() / "runs" / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _no_progress(message: str, done: int, total: int) -> None:
+    del message, done, total
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def plan_ranges(
+    lakehouse: Lakehouse, table: str, *, start: date, end: date, missing_only: bool
+) -> list[tuple[date, date]]:
+    """The ranges to compute: all of [start, end], or only its contiguous runs of empty partitions."""
+    if not missing_only or not lakehouse.exists(table):
+        return [(start, end)]
+    from lakehouse.transforms import partition_dates
+
+    filled = partition_dates(lakehouse, table, version=None, date_range=(start, end))
+    return contiguous_ranges([d for d in days_between(start, end) if d not in filled])
+
+
+def run_backfill(
+    spark: SparkSession,
+    settings: Settings,
+    options: BackfillOptions,
+    *,
+    actor: str,
+    progress: ProgressFn = _no_progress,
+) -> BackfillResult:
+    """Backfill one view for ``options.start..options.end`` (see the module docstring).
+
+    Args:
+        spark: the Spark session to compute with.
+        settings: storage, registry and feature repo settings.
+        options: view, dates and mode.
+        actor: who runs it (recorded in the registry).
+        progress: called as ``progress(message, done, total)`` after each chunk and step.
+
+    Returns:
+        The result (also stored as the run's report).
+
+    Raises:
+        DefinitionError: bad dates, no spec, or a repo definition that breaks with the registry.
+        RegistryError: unknown or archived view version.
+        LakehouseError: a source table is missing or does not cover the windows.
+        TransformError: the custom transform failed or returned the wrong schema.
+        ExpectationsFailed: expectations failed; nothing was committed.
+    """
+    from lakehouse.tables import Lakehouse
+    from lakehouse.transforms import check_coverage, computed_at, pin_sources, source_ranges
+    from registry import open_registry
+
+    _check_options(options)
+    registry = open_registry(settings.registry_url)
+    project = settings.project
+    vv = registry.assert_usable(project, options.view, options.version, "backfill")
+    spec = _load_spec(settings, vv)
+    lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
+    table = vv.table_name
+    ranges = plan_ranges(
+        lakehouse, table, start=options.start, end=options.end, missing_only=options.missing_only
+    )
+    snapshots = pin_sources(lakehouse, spec.source_tables(), view=vv.name)
+    for lo, hi in ranges:  # fail fast, before any work, on sources that do not cover the windows
+        for src, rng in source_ranges(spec, start=lo, end=hi).items():
+            if rng is not None:
+                check_coverage(lakehouse, snapshots[src], date_range=rng, view=vv.name, start=lo, end=hi)
+
+    params = {
+        "view": vv.name,
+        "version": vv.version,
+        "table": table,
+        "start": options.start.isoformat(),
+        "end": options.end.isoformat(),
+        "missing_only": options.missing_only,
+        "chunk_days": options.chunk_days,
+        "ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges],
+        "spark_master": spark.sparkContext.master,
+    }
+    run_id = registry.start_run(project, "backfill", params, actor, target=vv.name, lease=options.lease)
+    folder = run_dir(settings, run_id)
+    handler = logging.FileHandler(folder / "backfill.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    result = BackfillResult(run_id=run_id, view=vv.name, version=vv.version, table=table, ranges=ranges)
+    result.inputs = [{"table": s.table, "version": s.version} for s in snapshots.values()]
+    began = time.monotonic()
+    staging = f"_staging__{table}__{re.sub(r'[^A-Za-z0-9]', '', run_id)[:16] or uuid.uuid4().hex[:16]}"
+    try:
+        with _Heartbeat(registry, run_id, options.lease):
+            log.info(
+                "run %s: backfill %s %s (%s) days %s..%s -> %s; ranges %s",
+                run_id,
+                vv.name,
+                vv.version,
+                spark.sparkContext.master,
+                options.start,
+                options.end,
+                table,
+                params["ranges"],
+            )
+            _stage(
+                spark,
+                lakehouse,
+                spec,
+                vv,
+                ranges,
+                snapshots,
+                computed_at(snapshots),
+                staging,
+                options,
+                result,
+                progress,
+            )
+            _validate_and_commit(
+                spark, settings, registry, lakehouse, spec, vv, staging, folder, result, progress
+            )
+        result.duration_s = round(time.monotonic() - began, 3)
+        edges = _lineage(vv, result)
+        registry.finish_run(
+            run_id,
+            status="succeeded",
+            rows_in=result.rows_read,
+            rows_out=result.rows_written,
+            inputs=result.inputs,
+            outputs=result.outputs,
+            report=result.to_dict(),
+            lineage_edges=edges,
+        )
+        log.info(
+            "run %s succeeded: %d rows read, %d written, %.1fs",
+            run_id,
+            result.rows_read,
+            result.rows_written,
+            result.duration_s,
+        )
+        return result
+    except BaseException as err:
+        result.duration_s = round(time.monotonic() - began, 3)
+        log.error("run %s failed: %s", run_id, err)
+        try:
+            registry.finish_run(
+                run_id,
+                status="failed",
+                rows_in=result.rows_read,
+                rows_out=0,
+                inputs=result.inputs,
+                outputs=result.outputs,
+                error=str(err)[:4000],
+                report=result.to_dict(),
+            )
+        except Exception as finish_err:  # noqa: BLE001 - report the original error, not the bookkeeping one
+            log.error("could not record run %s as failed: %s", run_id, finish_err)
+        raise
+    finally:
+        _drop_table_folder(lakehouse, staging)
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _stage(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    spec: ViewSpec,
+    vv: ViewVersion,
+    ranges: list[tuple[date, date]],
+    snapshots: dict[str, Any],
+    created: datetime,
+    staging: str,
+    options: BackfillOptions,
+    result: BackfillResult,
+    progress: ProgressFn,
+) -> None:
+    """Compute every chunk and append it to the run's private staging table."""
+    from featurelake.spec import EVENT_DATE
+    from lakehouse.transforms import compute_view, wrap_transform_errors
+
+    join_keys = {k.name: k.dtype for k in vv.entities}
+    features = {f.name: f.dtype for f in vv.features}
+    chunks = [c for rng in ranges for c in split_chunks(rng, options.chunk_days)]
+    total = len(chunks) + 2  # + validate + commit
+    for i, (lo, hi) in enumerate(chunks, start=1):
+        t0 = time.monotonic()
+        rows = compute_view(
+            spark,
+            lakehouse,
+            spec,
+            start=lo,
+            end=hi,
+            snapshots=snapshots,
+            join_keys=join_keys,
+            features=features,
+            created=created,
+        )
+        try:
+            info = lakehouse.write(rows.df, staging, mode="append", partition_by=[EVENT_DATE])
+        except Exception as err:  # noqa: BLE001 - user transforms fail here, when Spark evaluates them
+            wrapped = wrap_transform_errors(vv.name, spec, err)
+            if wrapped is err:
+                raise
+            raise wrapped from err
+        result.rows_read += rows.rows_read
+        seconds = round(time.monotonic() - t0, 3)
+        result.chunks.append(
+            {"start": lo.isoformat(), "end": hi.isoformat(), "rows": info.rows, "seconds": seconds}
+        )
+        log.info(
+            "chunk %d/%d: days %s..%s computed, %d rows staged in %.1fs",
+            i,
+            len(chunks),
+            lo,
+            hi,
+            info.rows,
+            seconds,
+        )
+        progress(f"{vv.name}: days {lo}..{hi} ({info.rows} rows)", i, total)
+
+
+def _validate_and_commit(
+    spark: SparkSession,
+    settings: Settings,
+    registry: Registry,
+    lakehouse: Lakehouse,
+    spec: ViewSpec,
+    vv: ViewVersion,
+    staging: str,
+    folder: Path,
+    result: BackfillResult,
+    progress: ProgressFn,
+) -> None:
+    from featurelake.spec import EVENT_DATE
+    from lakehouse.validation import ExpectationsFailed, gx_expectations, validate_dataframe
+
+    total = len(result.chunks) + 2
+    staged_exists = lakehouse.exists(staging)
+    if staged_exists:
+        staged = lakehouse.read(spark, staging).cache()
+    else:  # no chunk to compute (--missing-only with nothing missing)
+        staged = None
+    try:
+        if staged is not None:
+            t0 = time.monotonic()
+            expectations = gx_expectations(spec.expectations, join_keys=vv.join_keys)
+            report = validate_dataframe(staged, expectations, view=vv.name)
+            result.validation = report.to_dict()
+            (folder / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
+            log.info("validation: %s (%.1fs)", report.summary().splitlines()[0], time.monotonic() - t0)
+            progress(f"{vv.name}: validated {len(report.results)} expectations", total - 1, total)
+            if not report.success:
+                raise ExpectationsFailed(report, where=str(folder / "validation.json"))
+        for lo, hi in result.ranges:
+            if staged is not None:
+                rows = staged.where(staged[EVENT_DATE].between(lo, hi))
+            else:
+                rows = None
+            if rows is None:
+                continue
+            info = lakehouse.write(rows, vv.table_name, partition_by=[EVENT_DATE], replace_range=(lo, hi))
+            result.rows_written += info.rows
+            result.outputs.append({"table": vv.table_name, "version": info.version})
+            log.info(
+                "committed days %s..%s to %s version %d (%d rows)",
+                lo,
+                hi,
+                vv.table_name,
+                info.version,
+                info.rows,
+            )
+        if result.outputs:
+            lo = min(a for a, _ in result.ranges)
+            hi = max(b for _, b in result.ranges)
+            zorder = list(spec.zorder_by or vv.join_keys)
+            try:
+                metrics = lakehouse.optimize(vv.table_name, zorder_by=zorder, date_range=(lo, hi))
+                result.zorder_version = metrics.get("version")
+                log.info(
+                    "Z-ordered %s days %s..%s by %s -> version %s",
+                    vv.table_name,
+                    lo,
+                    hi,
+                    zorder,
+                    result.zorder_version,
+                )
+            except FeatureStoreError as err:  # the data is committed; a missed Z-order only costs read speed
+                log.warning(
+                    "Z-order of %s failed (data is committed; run `featurelake table optimize`): %s",
+                    vv.table_name,
+                    err,
+                )
+        progress(f"{vv.name}: committed {result.rows_written} rows", total, total)
+    finally:
+        if staged is not None:
+            staged.unpersist()
+    del settings, registry
+
+
+def _lineage(vv: ViewVersion, result: BackfillResult) -> list[tuple[Any, Any]]:
+    from registry import Node
+
+    view_node = Node.feature_view_version(vv.name, vv.version)
+    edges = [(Node.data_source(i["table"], i["version"]), view_node) for i in result.inputs]
+    edges += [(view_node, Node.delta_output(o["table"], o["version"])) for o in result.outputs]
+    return edges
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parse_day(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        name = param.opts[0] if param is not None else "date"
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD (e.g. 2024-03-01) for {name}"
+        ) from None
+
+
+def backfill_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The backfill options shared by ``featurelake backfill`` and ``spark-submit jobs/backfill.py``."""
+    decorators = [
+        click.option("--view", required=True, help="Feature view name."),
+        click.option(
+            "--start", required=True, callback=_parse_day, help="First day, YYYY-MM-DD (inclusive, UTC)."
+        ),
+        click.option(
+            "--end", required=True, callback=_parse_day, help="Last day, YYYY-MM-DD (inclusive, UTC)."
+        ),
+        click.option(
+            "--version", "view_version", default=None, help="View version (2 or 2.1); default current."
+        ),
+        click.option(
+            "--missing-only", is_flag=True, help="Compute only days whose partition is still empty."
+        ),
+        click.option(
+            "--chunk-days",
+            type=int,
+            default=DEFAULT_CHUNK_DAYS,
+            show_default=True,
+            help="Days computed per Spark job (progress is shown per chunk).",
+        ),
+        click.option(
+            "--lease-seconds",
+            type=float,
+            default=DEFAULT_LEASE.total_seconds(),
+            hidden=True,
+            help="Heartbeat lease of the run (a killed run shows abandoned after it).",
+        ),
+    ]
+    for deco in reversed(decorators):
+        fn = deco(fn)
+    return fn
+
+
+def options_from_cli(
+    view: str,
+    start: date,
+    end: date,
+    view_version: str | None,
+    missing_only: bool,
+    chunk_days: int,
+    lease_seconds: float,
+) -> BackfillOptions:
+    """Build :class:`BackfillOptions` from the parsed command line options."""
+    return BackfillOptions(
+        view=view,
+        start=start,
+        end=end,
+        version=view_version,
+        missing_only=missing_only,
+        chunk_days=chunk_days,
+        lease=timedelta(seconds=lease_seconds),
+    )
+
+
+def run_with_progress(
+    spark: SparkSession, settings: Settings, options: BackfillOptions, *, actor: str
+) -> BackfillResult:
+    """Run a backfill with a rich progress bar and log lines on stderr."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    handler = RichHandler(console=console, show_path=False, markup=False)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with Progress(
+            TextColumn("[bold]backfill[/bold] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task(options.view, total=None)
+
+            def progress(message: str, done: int, total: int) -> None:
+                bar.update(task, description=message, completed=done, total=total)
+
+            return run_backfill(spark, settings, options, actor=actor, progress=progress)
+    finally:
+        log.removeHandler(handler)
+
+
+def summary_lines(result: BackfillResult) -> list[str]:
+    """Human-readable lines describing a finished backfill."""
+    if not result.ranges:
+        return [f"{result.view} {result.version}: nothing to do, every day in the range is already filled"]
+    ranges = ", ".join(f"{a}..{b}" for a, b in result.ranges)
+    outs = ", ".join(f"{o['table']}@{o['version']}" for o in result.outputs) or "-"
+    ins = ", ".join(f"{i['table']}@{i['version']}" for i in result.inputs)
+    return [
+        f"{result.view} {result.version}: days {ranges} -> {outs} (Z-ordered: version {result.zorder_version})",
+        f"  rows read {result.rows_read:,}, written {result.rows_written:,}, {result.duration_s:.1f}s; inputs {ins}",
+        f"  run {result.run_id}",
+    ]
+
+
+@click.command(name="backfill", context_settings={"help_option_names": ["-h", "--help"]})
+@backfill_options
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Settings file.")
+@click.option("--actor", default=None, help="Who runs it (default: $FEATURELAKE_ACTOR, then the OS user).")
+def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
+    """spark-submit entry point: compute a feature view for a range of days."""
+    from featurelake.actor import resolve_actor
+    from jobs.settings import load_settings
+    from lakehouse.spark import build_spark_session
+
+    settings = load_settings(config_path)
+    options = options_from_cli(**cli)
+    spark = build_spark_session(
+        app_name=f"featurelake-backfill-{options.view}", master=_master(settings), conf=settings.spark.conf
+    )
+    try:
+        result = run_with_progress(spark, settings, options, actor=resolve_actor(actor))
+    finally:
+        spark.stop()
+    for line in summary_lines(result):
+        click.echo(line)
+
+
+def _master(settings: Settings) -> str | None:
+    """spark-submit's ``--master`` wins; otherwise the settings' master."""
+    from pyspark import SparkConf
+
+    return None if SparkConf().contains("spark.master") else settings.spark.master
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    try:
+        submit_main.main(args=argv, prog_name="backfill.py", standalone_mode=False)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except FeatureStoreError as err:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            Text("Error: ", style="red") + Text(str(err))
+        )
+        sys.exit(2 if isinstance(err, ValidationFailedError) else 1)
+
+
+if __name__ == "__main__":
+    main()

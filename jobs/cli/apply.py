@@ -1,0 +1,79 @@
+"""``featurelake plan`` and ``featurelake apply``: the feature repo into our registry and Feast's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from jobs.cli.context import AppContext, emit, output_option, pass_app
+
+_LABELS = {"added": "added", "minor": "changed (minor)", "breaking": "changed BREAKING", "removed": "removed"}
+
+
+def _render(plan: Any, *, applied: bool) -> Any:
+    def render(console: Console) -> None:
+        changes = [c for c in plan.changes if c.kind != "unchanged"]
+        if not changes:
+            console.print(f"No changes: project {plan.project} is up to date.", markup=False)
+            return
+        for kind in ("added", "minor", "breaking", "removed"):
+            group = [c for c in changes if c.kind == kind]
+            if not group:
+                continue
+            console.print(f"{_LABELS[kind]}:", style="bold red" if kind == "breaking" else "bold")
+            for c in group:
+                versions = f" {c.from_version or ''} -> {c.to_version}" if c.to_version else ""
+                why = f" ({'; '.join(c.reasons)})" if c.reasons and kind != "added" else ""
+                console.print(f"  {c.object_type} {c.name}{versions}{why}", markup=False)
+        console.print("Applied." if applied else "Nothing written (plan only); run `featurelake apply`.", markup=False)
+
+    return render
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {"project": plan.project, "changes": [
+        {"object_type": c.object_type, "name": c.name, "kind": c.kind, "from_version": c.from_version,
+         "to_version": c.to_version, "reasons": list(c.reasons)} for c in plan.changes]}
+
+
+repo_option = click.option("--repo", "repo_path", type=click.Path(file_okay=False), default=None,
+                           help="Feature repo folder (default: settings.feature_repo).")
+
+
+@click.command("plan")
+@repo_option
+@output_option
+@pass_app
+def plan(app: AppContext, repo_path: str | None, output: str) -> None:
+    """Show what `apply` would change (added / changed minor / changed BREAKING / removed); writes nothing."""
+    from jobs.apply import plan_repo
+    from registry import open_registry
+
+    settings = app.settings
+    reg = open_registry(settings.registry_url)
+    result = plan_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo))
+    emit(_plan_json(result), output, _render(result, applied=False))
+
+
+@click.command("apply")
+@repo_option
+@click.option("--status", type=click.Choice(["active", "draft"]), default="active", show_default=True,
+              help="Status of the versions this apply creates.")
+@click.option("--skip-feast", is_flag=True, help="Only write featurelake's registry, not Feast's.")
+@output_option
+@pass_app
+def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool, output: str) -> None:
+    """Apply the feature repo to featurelake's registry and Feast's registry in one step."""
+    from jobs.apply import apply_repo
+    from registry import open_registry
+
+    settings = app.settings
+    reg = open_registry(settings.registry_url)
+    result = apply_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo).resolve(),
+                        actor=app.actor, status=status,  # type: ignore[arg-type]
+                        registry_url=settings.registry_url, online_nodes=list(settings.online.nodes),
+                        feast=not skip_feast)
+    emit(_plan_json(result), output, _render(result, applied=True))

@@ -1,0 +1,373 @@
+"""The online SDK: ``get_online_features`` over the Redis cluster, with on-demand features.
+
+A :class:`FeatureCatalog` holds what a request can name (Feast feature views, on-demand
+feature views and feature services from the feature repo, plus each view's registry status);
+:class:`OnlineFeatureClient` resolves a request against it, reads every needed view in one
+pipelined round trip per cluster node, enforces TTLs, runs on-demand transforms over request
+data and looked-up values, and returns values with a status each (Feast's ``FieldStatus``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from featurelake.errors import DefinitionError
+from lakehouse.online import (
+    ClusterClient,
+    FeatureColumn,
+    FeatureStatus,
+    InvalidRequestError,
+    OnlineReader,
+    OnlineView,
+    RetryPolicy,
+    ViewRequest,
+)
+
+_FEAST_DTYPE_KIND: dict[str, str] = {
+    "Int32": "int32", "Int64": "int64", "Float32": "float", "Float64": "double", "String": "string",
+    "Bytes": "bytes", "Bool": "bool", "UnixTimestamp": "unix_timestamp",
+}
+_ARRAY = re.compile(r"^Array\((\w+)\)$")
+
+
+def kind_of_feast_dtype(dtype: str) -> str:
+    """Our value kind for a Feast type name (``Float64``, ``Array(Int64)``, or ``INT64``).
+
+    Raises:
+        DefinitionError: a type the online store does not support.
+    """
+    if dtype in _FEAST_DTYPE_KIND:
+        return _FEAST_DTYPE_KIND[dtype]
+    m = _ARRAY.match(dtype)
+    if m and m.group(1) in _FEAST_DTYPE_KIND:
+        return _FEAST_DTYPE_KIND[m.group(1)] + "_list"
+    lowered = dtype.lower()
+    from lakehouse.online.encoding import VALUE_KINDS
+
+    if lowered in VALUE_KINDS:
+        return lowered
+    raise DefinitionError(
+        f"Feast type {dtype!r} is not supported by the online store; use one of "
+        f"{sorted(_FEAST_DTYPE_KIND)} or Array(...) of them"
+    )
+
+
+def online_view_from_feast(feature_view: Any) -> OnlineView:
+    """The online layout of a Feast ``FeatureView``."""
+    join_keys = tuple((c.name, c.dtype.to_value_type().name.lower()) for c in feature_view.entity_columns)
+    features = tuple((f.name, f.dtype.to_value_type().name.lower()) for f in feature_view.features)
+    ttl = feature_view.ttl if feature_view.ttl and feature_view.ttl > timedelta(0) else None
+    return OnlineView(name=feature_view.name, join_keys=join_keys, features=features, ttl=ttl)
+
+
+def online_view_from_registry(version: Any) -> OnlineView:
+    """The online layout of a registry ``ViewVersion``."""
+    return OnlineView(
+        name=version.name,
+        join_keys=tuple((k.name, kind_of_feast_dtype(k.dtype)) for k in version.entities),
+        features=tuple((f.name, kind_of_feast_dtype(f.dtype)) for f in version.features),
+        ttl=version.ttl if version.ttl and version.ttl > timedelta(0) else None,
+    )
+
+
+@dataclass
+class FeatureCatalog:
+    """What online requests may name.
+
+    Attributes:
+        project: the Feast project (suffix of every Redis key).
+        views: feature view name -> online layout.
+        on_demand: on-demand feature view name -> Feast ``OnDemandFeatureView``.
+        services: service name -> ``[(view or on-demand view, features)]``.
+        statuses: view name -> registry status (``active``, ``archived``...); missing = unknown.
+    """
+
+    project: str
+    views: dict[str, OnlineView] = field(default_factory=dict)
+    on_demand: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_feast(
+        cls, project: str, *, feature_views: Sequence[Any] = (), on_demand_feature_views: Sequence[Any] = (),
+        feature_services: Sequence[Any] = (), statuses: Mapping[str, str] | None = None,
+    ) -> FeatureCatalog:
+        """Build a catalog from Feast objects (e.g. ``featurelake.repo.load_repo(...)``'s)."""
+        services = {
+            s.name: [(p.name_to_use(), tuple(f.name for f in p.features)) for p in s.feature_view_projections]
+            for s in feature_services
+        }
+        return cls(
+            project=project,
+            views={fv.name: online_view_from_feast(fv) for fv in feature_views if fv.online},
+            on_demand={o.name: o for o in on_demand_feature_views},
+            services=services,
+            statuses=dict(statuses or {}),
+        )
+
+    def resolve(self, *, features: Sequence[str] | None, feature_service: str | None) -> list[tuple[str, str]]:
+        """``[(view, feature)]`` for a feature list or a service, in request order.
+
+        Raises:
+            InvalidRequestError: both or neither given, an unknown view/feature/service, an
+                archived or draft view (every problem listed).
+        """
+        if bool(features) == bool(feature_service):
+            raise InvalidRequestError("give either features=[...] or feature_service=..., not both or neither")
+        if feature_service:
+            name = feature_service.split(":")[0]
+            if name not in self.services:
+                raise InvalidRequestError(
+                    f"feature service {feature_service!r} does not exist; known services: {sorted(self.services)}"
+                )
+            refs = [(v, f) for v, feats in self.services[name] for f in feats]
+        else:
+            refs = []
+            bad = []
+            for ref in features or []:
+                view, sep, feat = ref.partition(":")
+                if not sep or not view or not feat:
+                    bad.append(f"feature reference {ref!r} is not 'view:feature'; write e.g. 'driver_stats:conv_rate'")
+                    continue
+                refs.append((view, feat))
+            if bad:
+                raise InvalidRequestError(bad)
+        problems = []
+        for view, feat in refs:
+            status = self.statuses.get(view)
+            if status == "archived":
+                problems.append(
+                    f"feature view {view!r} is archived and cannot be served ({view}:{feat}); "
+                    "request features of an active view instead"
+                )
+            elif status == "draft":
+                problems.append(
+                    f"feature view {view!r} is a draft and cannot be served; activate it with "
+                    f"`featurelake registry status set {view} active`"
+                )
+            elif view in self.views:
+                if feat not in self.views[view].feature_names:
+                    problems.append(
+                        f"feature view {view!r} has no feature {feat!r}; its features are {self.views[view].feature_names}"
+                    )
+            elif view in self.on_demand:
+                names = [f.name for f in self.on_demand[view].features]
+                if feat not in names:
+                    problems.append(f"on-demand view {view!r} has no feature {feat!r}; its features are {names}")
+            else:
+                problems.append(
+                    f"unknown feature view {view!r} in {view}:{feat}; known views: "
+                    f"{sorted([*self.views, *self.on_demand])}"
+                )
+        if problems:
+            raise InvalidRequestError(list(dict.fromkeys(problems)))
+        return refs
+
+
+@dataclass
+class OnlineResponse:
+    """The result of :meth:`OnlineFeatureClient.get_online_features`.
+
+    ``columns`` holds the join keys first (status PRESENT), then one column per requested
+    feature, named ``feature`` or ``view__feature`` (``full_feature_names``).
+    """
+
+    names: list[str]
+    values: list[list[Any]]
+    statuses: list[list[FeatureStatus]]
+    event_timestamps: list[list[datetime | None]]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Column name -> values (like Feast's ``OnlineResponse.to_dict()``)."""
+        return dict(zip(self.names, self.values, strict=True))
+
+    def status_dict(self) -> dict[str, list[str]]:
+        """Column name -> status names."""
+        return {n: [s.value for s in col] for n, col in zip(self.names, self.statuses, strict=True)}
+
+    def to_feast_json(self) -> dict[str, Any]:
+        """Feast's feature server response shape: ``{"metadata": {"feature_names"}, "results": [...]}``."""
+        results = []
+        for values, statuses, stamps in zip(self.values, self.statuses, self.event_timestamps, strict=True):
+            results.append({
+                "values": [_jsonable(v) for v in values],
+                "statuses": [s.value for s in statuses],
+                "event_timestamps": [
+                    (t or datetime(1970, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps
+                ],
+            })
+        return {"metadata": {"feature_names": list(self.names)}, "results": results}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    if isinstance(entity_rows, Mapping):
+        lengths = {k: len(v) for k, v in entity_rows.items()}
+        if len(set(lengths.values())) > 1:
+            raise InvalidRequestError(f"entity columns have different lengths {lengths}; give one value per row in each")
+        n = next(iter(lengths.values()), 0)
+        return [{k: entity_rows[k][i] for k in entity_rows} for i in range(n)]
+    return [dict(r) for r in entity_rows]
+
+
+class OnlineFeatureClient:
+    """Reads online features for a project.
+
+    Args:
+        catalog: what requests may name.
+        client: the Redis cluster client.
+    """
+
+    def __init__(self, catalog: FeatureCatalog, client: ClusterClient):
+        self.catalog = catalog
+        self.client = client
+        self.reader = OnlineReader(client, project=catalog.project)
+
+    @classmethod
+    def connect(
+        cls, catalog: FeatureCatalog, nodes: Sequence[str], *, password: str | None = None, ssl: bool = False,
+        retry: RetryPolicy | None = None,
+    ) -> OnlineFeatureClient:
+        """Connect to the cluster at ``nodes`` (the slot map is read now: fails fast if it is down)."""
+        client = ClusterClient(
+            nodes, password=password, ssl=ssl, socket_timeout=1.0, connect_timeout=0.5,
+            retry=retry or RetryPolicy(max_attempts=3, backoff_initial=0.05, deadline_seconds=3.0),
+        )
+        client.refresh()
+        return cls(catalog, client)
+
+    def get_online_features(
+        self,
+        *,
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        features: Sequence[str] | None = None,
+        feature_service: str | None = None,
+        full_feature_names: bool = False,
+        now: datetime | None = None,
+    ) -> OnlineResponse:
+        """Look up features for entity rows, computing on-demand features in the same call.
+
+        Args:
+            entity_rows: join key (and request data) values: a list of row dicts or a dict of columns.
+            features: ``"view:feature"`` references (of feature views or on-demand views).
+            feature_service: a service name (instead of ``features``).
+            full_feature_names: name columns ``view__feature`` instead of ``feature``.
+            now: the time TTLs are measured from (default: now).
+
+        Returns:
+            Values and a status per value, join key columns first.
+
+        Raises:
+            InvalidRequestError: unknown view/feature/service or entity key name, an archived
+                view, a value of the wrong type, missing request data (all problems listed).
+            ServiceUnavailableError: the cluster did not answer within seconds.
+        """
+        rows = _rows(entity_rows)
+        refs = self.catalog.resolve(features=features, feature_service=feature_service)
+        cat = self.catalog
+        # Base features to read: requested ones plus the inputs of requested on-demand views.
+        needed: dict[str, list[str]] = {}
+        request_fields: set[str] = set()
+        odfvs = list(dict.fromkeys(v for v, _ in refs if v in cat.on_demand))
+        for view, feat in refs:
+            if view in cat.views:
+                needed.setdefault(view, [])
+                if feat not in needed[view]:
+                    needed[view].append(feat)
+        for name in odfvs:
+            odfv = cat.on_demand[name]
+            for proj in odfv.source_feature_view_projections.values():
+                if proj.name not in cat.views:
+                    raise InvalidRequestError(f"on-demand view {name!r} reads view {proj.name!r}, which is not online")
+                for f in proj.features:
+                    if f.name not in needed.setdefault(proj.name, []):
+                        needed[proj.name].append(f.name)
+            request_fields.update(odfv.get_request_data_schema())
+        join_keys = list(dict.fromkeys(k for v in needed for k in cat.views[v].join_key_names))
+        allowed = set(join_keys) | request_fields
+        problems = []
+        unknown = sorted({k for r in rows for k in r} - allowed)
+        if unknown:
+            problems.append(
+                f"unknown entity key name(s) {unknown} in entity rows; the requested features use join keys "
+                f"{join_keys}" + (f" and request data {sorted(request_fields)}" if request_fields else "")
+            )
+        missing = sorted(f for f in request_fields if any(f not in r for r in rows))
+        if missing:
+            problems.append(f"request data {missing} is missing from some entity rows; on-demand features need it")
+        if problems:
+            raise InvalidRequestError(problems)
+        columns = self.reader.read(
+            [ViewRequest(cat.views[v], tuple(fs)) for v, fs in needed.items()], rows, now=now
+        )
+        by_ref = {c.ref: c for c in columns}
+        for name in odfvs:
+            by_ref.update(_run_on_demand(cat.on_demand[name], by_ref, rows))
+        n = len(rows)
+        names = list(join_keys)
+        values: list[list[Any]] = [[r.get(k) for r in rows] for k in join_keys]
+        statuses = [[FeatureStatus.PRESENT] * n for _ in join_keys]
+        stamps: list[list[datetime | None]] = [[None] * n for _ in join_keys]
+        for view, feat in refs:
+            col = by_ref[f"{view}:{feat}"]
+            names.append(f"{view}__{feat}" if full_feature_names else feat)
+            values.append(col.values)
+            statuses.append(col.statuses)
+            stamps.append(col.event_timestamps)
+        return OnlineResponse(names, values, statuses, stamps)
+
+
+def _run_on_demand(odfv: Any, by_ref: dict[str, FeatureColumn], rows: list[dict[str, Any]]) -> dict[str, FeatureColumn]:
+    """Run one on-demand view over looked-up values and request data."""
+    inputs: dict[str, list[Any]] = {}
+    for proj in odfv.source_feature_view_projections.values():
+        for f in proj.features:
+            col = by_ref[f"{proj.name}:{f.name}"]
+            inputs[f.name] = list(col.values)
+            inputs[f"{proj.name}__{f.name}"] = inputs[f.name]
+    for name in odfv.get_request_data_schema():
+        inputs[name] = [r[name] for r in rows]
+    try:
+        if odfv.mode == "pandas":
+            import pandas as pd
+
+            out_df = odfv.feature_transformation.transform(pd.DataFrame(inputs))
+            output = {c: out_df[c].tolist() for c in out_df.columns}
+        elif getattr(odfv, "singleton", False):
+            per_row = [odfv.transform_dict({k: v[i] for k, v in inputs.items()}) for i in range(len(rows))]
+            output = {f.name: [r.get(f.name) for r in per_row] for f in odfv.features}
+        else:
+            output = odfv.transform_dict(inputs)
+    except Exception as err:
+        raise DefinitionError(
+            f"on-demand feature view {odfv.name!r} failed: {type(err).__name__}: {err}; fix its transformation"
+        ) from err
+    result = {}
+    for f in odfv.features:
+        vals = list(output.get(f.name, [None] * len(rows)))
+        stat = [FeatureStatus.NULL_VALUE if v is None else FeatureStatus.PRESENT for v in vals]
+        col = FeatureColumn(odfv.name, f.name, vals, stat, [datetime.now(UTC)] * len(rows))
+        result[col.ref] = col
+    return result
+
+
+def catalog_from_repo(repo: Any, project: str, *, status_of: Callable[[], Mapping[str, str]] | None = None) -> FeatureCatalog:
+    """A catalog from a loaded feature repo (``featurelake.repo.load_repo``) and registry statuses."""
+    return FeatureCatalog.from_feast(
+        project, feature_views=repo.feature_views, on_demand_feature_views=repo.on_demand_feature_views,
+        feature_services=repo.feature_services, statuses=status_of() if status_of else None,
+    )

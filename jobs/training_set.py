@@ -1,0 +1,244 @@
+"""Training sets: build, register, reproduce. Also a spark-submit entrypoint.
+
+    spark-submit jobs/training_set.py --service fraud_detection:v2 --entities labels --name fraud_train
+
+``create`` joins the entity rows with the service's features (lakehouse.pit), writes the result
+as its own Delta table (``training_set__<name>__<run>``), and registers a training set version
+with the exact Delta version of the entity table and of every feature table, the feature list,
+the row count and an order-independent checksum, plus lineage (the registry adds the edges).
+Entity rows that are not already a Delta table (a DataFrame, a parquet path) are first saved as
+a Delta table next to the training set, so every input is pinned.
+
+``reproduce`` rebuilds a version from those pinned versions by time travel and compares row
+count and checksum with the registered ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from featurelake.errors import FeatureStoreError, LakehouseError, RegistryError
+from lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
+from lakehouse.training import Checksum, checksum
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.tables import Lakehouse
+    from registry import Registry, RegistryReader, TrainingSet
+
+TABLE_PREFIX = "training_set__"
+
+
+@dataclass(frozen=True)
+class CreatedTrainingSet:
+    """What ``create`` did."""
+
+    name: str
+    version: int
+    table: str
+    delta_version: int
+    rows: int
+    checksum: str
+    run_id: str
+    feature_tables: dict[str, int]
+    entity_table: str
+    entity_version: int
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The outcome of ``reproduce``: equal when row count and checksum match."""
+
+    name: str
+    version: int
+    expected: str
+    got: str
+
+    @property
+    def equal(self) -> bool:
+        return self.expected == self.got
+
+
+def training_table_name(name: str, run_id: str) -> str:
+    """The Delta table of one training set version: immutable, one per build."""
+    return f"{TABLE_PREFIX}{name}__{run_id.replace('-', '')[:12]}"
+
+
+def create_training_set(
+    *,
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    registry: Registry,
+    project: str,
+    name: str,
+    service: str,
+    entities: DataFrame | pd.DataFrame | str,
+    actor: str,
+    mode: PitMode = "event_time",
+    timestamp_column: str = EVENT_TS,
+    naive_timestamps: NaiveTimestamps = "reject",
+) -> CreatedTrainingSet:
+    """Build a training set for a feature service and register it with its pinned inputs.
+
+    Args:
+        spark: the Spark session.
+        lakehouse: feature tables' and the training set's storage.
+        registry: the registry (writer).
+        project: registry project.
+        name: the training set name (a new version on each call).
+        service: ``"name:vN"``.
+        entities: entity rows (Spark/pandas DataFrame, Delta table name or path).
+        actor: who builds it.
+        mode: ``"event_time"`` or ``"as_known_at"``.
+        timestamp_column: the entity rows' timestamp column.
+        naive_timestamps: reject or read naive timestamps as UTC.
+
+    Returns:
+        The registered version and what it pinned.
+
+    Raises:
+        FeatureStoreError: any resolution, input or storage problem; the run is recorded as failed.
+    """
+    from jobs.historical import build_historical, parse_service_ref
+
+    if not name or not all(c.isalnum() or c in "_-." for c in name):
+        raise RegistryError(f"training set name {name!r} must be letters, digits, '_', '-' or '.'")
+    parse_service_ref(service)
+    params = {"training_set": name, "service": service, "mode": mode, "timestamp_column": timestamp_column,
+              "entities": entities if isinstance(entities, str) else type(entities).__name__}
+    run_id = registry.start_run(project, "training-set", params, actor, target=name)
+    try:
+        table = training_table_name(name, run_id)
+        if not isinstance(entities, str) or "/" in entities:
+            entities = _persist_entities(spark, lakehouse, entities, table + "__entities",
+                                         timestamp_column=timestamp_column, naive_timestamps=naive_timestamps)
+        result = build_historical(
+            entities, spark=spark, lakehouse=lakehouse, registry=registry, project=project, feature_service=service,
+            mode=mode, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps,
+        )
+        info = lakehouse.write(result.frame, table, mode="overwrite")
+        digest = checksum(lakehouse.read(spark, table, version=info.version))
+        assert_service = result.service
+        if assert_service is None or result.entity.table is None or result.entity.version is None:
+            raise LakehouseError("internal: the training set inputs were not pinned")  # unreachable by construction
+        feature_tables = [{"table": v.table, "version": v.delta_version} for v in result.views]
+        entity = {"table": result.entity.table, "version": result.entity.version}
+        version = registry.register_training_set(
+            project, name, service=assert_service.name, service_version=assert_service.version,
+            entity_source=entity, feature_tables=feature_tables, features=result.feature_refs,
+            output={"table": table, "version": info.version}, row_count=digest.rows, checksum=str(digest),
+            actor=actor, run_id=run_id,
+        )
+        registry.finish_run(
+            run_id, status="succeeded", rows_in=result.bounds.rows, rows_out=digest.rows,
+            inputs=[entity, *feature_tables], outputs=[{"table": table, "version": info.version}],
+            report={"training_set_version": version, "checksum": str(digest), "mode": mode},
+        )
+    except BaseException as err:
+        registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    return CreatedTrainingSet(
+        name=name, version=version, table=table, delta_version=info.version, rows=digest.rows, checksum=str(digest),
+        run_id=run_id, feature_tables={v.table: v.delta_version or 0 for v in result.views},
+        entity_table=result.entity.table, entity_version=result.entity.version,
+    )
+
+
+def _persist_entities(
+    spark: SparkSession, lakehouse: Lakehouse, entities: Any, table: str, *, timestamp_column: str,
+    naive_timestamps: NaiveTimestamps,
+) -> str:
+    from jobs.historical import load_entities
+
+    frame, _ = load_entities(spark, lakehouse, entities, timestamp_column=timestamp_column,
+                             naive_timestamps=naive_timestamps)
+    lakehouse.write(frame, table, mode="overwrite")
+    return table
+
+
+def reproduce_training_set(
+    *,
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    registry: RegistryReader,
+    project: str,
+    name: str,
+    version: int | None = None,
+) -> Reproduction:
+    """Rebuild a registered training set from its pinned Delta versions and compare checksums.
+
+    Raises:
+        RegistryError: unknown training set or version.
+        LakehouseError: a pinned version is gone (vacuumed).
+    """
+    from jobs.historical import build_historical
+
+    ts = registry.get_training_set(project, name, version)
+    params = registry.get_run(ts.run_id).params if ts.run_id else {}
+    if ts.entity_source.version is None:
+        raise LakehouseError(f"training set {name} v{ts.version} has no pinned entity version; it cannot be reproduced")
+    result = build_historical(
+        ts.entity_source.table, spark=spark, lakehouse=lakehouse, registry=registry, project=project,
+        feature_service=f"{ts.service}:v{ts.service_version}", mode=params.get("mode", "event_time"),
+        timestamp_column=params.get("timestamp_column", EVENT_TS), entity_version=ts.entity_source.version,
+        pinned_versions={t.table: t.version for t in ts.feature_tables if t.version is not None},
+    )
+    got = checksum(result.frame)
+    return Reproduction(name=name, version=ts.version, expected=ts.checksum, got=str(got))
+
+
+def training_set_table(registry: RegistryReader, project: str, name: str, version: int | None = None) -> TrainingSet:
+    """The registered training set version (its ``output`` is the table and Delta version to read)."""
+    return registry.get_training_set(project, name, version)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="training_set.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--service", required=True, help="feature service NAME:VERSION, e.g. fraud_detection:v2")
+    parser.add_argument("--entities", required=True, help="entity rows: a Delta table name, a Delta folder or parquet path")
+    parser.add_argument("--name", required=True, help="training set name")
+    parser.add_argument("--mode", choices=["event_time", "as_known_at"], default="event_time")
+    parser.add_argument("--timestamp-column", default=EVENT_TS)
+    parser.add_argument("--config", default=None, help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)")
+    parser.add_argument("--actor", default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """spark-submit entrypoint; prints the registered version, exit 1 with one line on errors."""
+    from featurelake.actor import resolve_actor
+    from jobs.settings import load_settings
+    from lakehouse.spark import build_spark_session
+    from lakehouse.tables import Lakehouse
+    from registry import open_registry
+
+    args = _parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        # spark-submit's --master wins: pass none so the builder keeps it.
+        spark = build_spark_session(app_name=f"featurelake-training-set-{args.name}", conf=settings.spark.conf)
+        lakehouse = Lakehouse(root=settings.storage_root, storage_options=settings.storage.storage_options())
+        created = create_training_set(
+            spark=spark, lakehouse=lakehouse, registry=open_registry(settings.registry_url), project=settings.project,
+            name=args.name, service=args.service, entities=args.entities, actor=resolve_actor(args.actor),
+            mode=args.mode, timestamp_column=args.timestamp_column,
+        )
+    except FeatureStoreError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+    print(f"training set {created.name} v{created.version}: {created.rows} rows, table {created.table}@"
+          f"{created.delta_version}, checksum {created.checksum}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["Checksum", "CreatedTrainingSet", "Reproduction", "create_training_set", "reproduce_training_set"]

@@ -1,0 +1,335 @@
+"""A small Redis Cluster client: slot routing, one pipelined round trip per node, retries.
+
+Why not ``redis.cluster.RedisCluster``: its pipeline sends to one node after another and
+retries per command; featurelake needs (a) every node's pipeline sent before any reply is
+read (one round trip per node, in parallel, for online reads), (b) EVALSHA routed by key with
+NOSCRIPT handled per node, and (c) a bounded retry loop with backoff that survives a master
+failover (connection errors, MOVED, CLUSTERDOWN while the replica is promoted) and then
+fails with a clear error. Commands passed to :meth:`ClusterClient.execute` must be idempotent
+(featurelake's writes are newer-wins compare-and-set, so replaying them is safe).
+
+A client may be shared by threads: connections are per thread, the slot map is shared.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.connection import Connection, SSLConnection
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    MovedError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from featurelake.errors import ConfigError, ServiceUnavailableError
+
+SLOTS = 16384
+_RETRYABLE = (BusyLoadingError, ClusterDownError, MasterDownError, TryAgainError, ReadOnlyError)
+_NET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One Redis command routed by ``key`` (``args`` is the full command, name first)."""
+
+    key: bytes
+    args: tuple[Any, ...]
+    script: str | None = None  # Lua source, when args is an EVALSHA of it
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep retrying a batch through failovers and topology changes."""
+
+    max_attempts: int = 12
+    backoff_initial: float = 0.05
+    backoff_max: float = 1.0
+    deadline_seconds: float = 30.0
+
+
+@dataclass
+class _Pending:
+    index: int
+    command: Command
+    node: str | None = None  # forced target (ASK / MOVED), else routed by slot
+    asking: bool = False
+
+
+@dataclass
+class _State:
+    slots: list[str] = field(default_factory=list)  # slot -> "host:port" of its master
+
+
+def parse_nodes(nodes: Sequence[str]) -> list[tuple[str, int]]:
+    """``["host:port", ...]`` -> ``[(host, port), ...]``.
+
+    Raises:
+        ConfigError: empty list or a node that is not ``host:port``.
+    """
+    if not nodes:
+        raise ConfigError(
+            "no Redis cluster nodes configured; set online.nodes in featurelake.yaml or "
+            "FEATURELAKE_ONLINE_NODES=127.0.0.1:7101,... (or run `featurelake services up`)"
+        )
+    out = []
+    for node in nodes:
+        host, _, port = str(node).rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"Redis node {node!r} is not host:port (e.g. 127.0.0.1:7101)")
+        out.append((host, int(port)))
+    return out
+
+
+class ClusterClient:
+    """Routes commands to the masters of a Redis Cluster and retries them through failovers.
+
+    Args:
+        nodes: seed nodes as ``host:port``; any reachable one yields the topology.
+        password: AUTH password, if the cluster has one.
+        ssl: connect with TLS.
+        socket_timeout: seconds to wait for a reply before treating the node as down.
+        connect_timeout: seconds to wait for a TCP connection.
+        retry: retry policy for :meth:`execute`.
+    """
+
+    def __init__(
+        self,
+        nodes: Sequence[str],
+        *,
+        password: str | None = None,
+        ssl: bool = False,
+        socket_timeout: float = 2.0,
+        connect_timeout: float = 1.0,
+        retry: RetryPolicy | None = None,
+    ):
+        self._seeds = [f"{h}:{p}" for h, p in parse_nodes(nodes)]
+        self._password = password
+        self._ssl = ssl
+        self._socket_timeout = socket_timeout
+        self._connect_timeout = connect_timeout
+        self.retry = retry or RetryPolicy()
+        self._state = _State()
+        self._known: list[str] = list(self._seeds)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ connections
+    def _conn(self, node: str) -> Connection:
+        conns: dict[str, Connection] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(node)
+        if conn is None:
+            host, _, port = node.rpartition(":")
+            cls = SSLConnection if self._ssl else Connection
+            conn = cls(
+                host=host, port=int(port), password=self._password, socket_timeout=self._socket_timeout,
+                socket_connect_timeout=self._connect_timeout, decode_responses=False,
+            )
+            conns[node] = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connections."""
+        for conn in getattr(self._local, "conns", {}).values():
+            conn.disconnect()
+        self._local.conns = {}
+
+    # ------------------------------------------------------------------ topology
+    def refresh(self) -> None:
+        """Read the slot map (CLUSTER SLOTS) from the first node that answers.
+
+        Raises:
+            ServiceUnavailableError: no node answered, or the cluster does not cover all slots.
+        """
+        errors: list[str] = []
+        for node in dict.fromkeys(self._known + self._seeds):
+            conn = self._conn(node)
+            try:
+                conn.send_command("CLUSTER", "SLOTS")
+                reply = conn.read_response()
+            except _NET_ERRORS as err:
+                conn.disconnect()
+                errors.append(f"{node}: {err}")
+                continue
+            except ResponseError as err:
+                errors.append(f"{node}: {err}")
+                continue
+            slots = [""] * SLOTS
+            known: list[str] = []
+            for start, end, master, *replicas in reply:
+                host = (master[0].decode() if isinstance(master[0], bytes) else master[0]) or node.rpartition(":")[0]
+                addr = f"{host}:{int(master[1])}"
+                slots[int(start) : int(end) + 1] = [addr] * (int(end) - int(start) + 1)
+                known.append(addr)
+                for r in replicas:
+                    rhost = r[0].decode() if isinstance(r[0], bytes) else r[0]
+                    known.append(f"{rhost or host}:{int(r[1])}")
+            if "" in slots:
+                errors.append(f"{node}: {slots.count('')} hash slots are not served (cluster_state not ok)")
+                continue
+            with self._lock:
+                self._state = _State(slots=slots)
+                self._known = list(dict.fromkeys(known + self._known))
+            return
+        raise ServiceUnavailableError(
+            "the Redis cluster at " + ",".join(self._seeds) + " is unavailable (" + "; ".join(errors[-6:]) + "); "
+            "start it (`featurelake services up`) or fix online.nodes"
+        )
+
+    def masters(self) -> list[str]:
+        """The current masters (``host:port``), refreshing the slot map if needed."""
+        if not self._state.slots:
+            self.refresh()
+        return list(dict.fromkeys(self._state.slots))
+
+    def node_for(self, key: bytes) -> str:
+        """The master serving ``key``'s hash slot."""
+        if not self._state.slots:
+            self.refresh()
+        return self._state.slots[key_slot(key)]
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, commands: Sequence[Command]) -> list[Any]:
+        """Run ``commands`` with one pipelined round trip per master; retry what failed.
+
+        Each master's pipeline is sent before any reply is read. Commands that fail with a
+        connection error, MOVED/ASK, CLUSTERDOWN, TRYAGAIN, LOADING or READONLY are retried
+        with exponential backoff and a refreshed slot map; NOSCRIPT loads the script on that
+        node and retries. Other error replies are returned in place, as exceptions.
+
+        Returns:
+            One reply per command, in order.
+
+        Raises:
+            ServiceUnavailableError: the commands did not succeed within the retry policy.
+        """
+        results: list[Any] = [None] * len(commands)
+        pending = [_Pending(i, c) for i, c in enumerate(commands)]
+        attempt = 0
+        start = time.monotonic()
+        delay = self.retry.backoff_initial
+        last_error: str = ""
+        while pending:
+            if not self._state.slots:
+                try:
+                    self.refresh()
+                except ServiceUnavailableError as err:
+                    last_error = str(err)
+                    pending_retry = pending
+                    pending = []
+                    pending = self._backoff_or_fail(pending_retry, attempt, start, delay, last_error)
+                    attempt += 1
+                    delay = min(delay * 2, self.retry.backoff_max)
+                    continue
+            retry, need_refresh, last = self._round(pending, results)
+            if last:
+                last_error = last
+            if not retry:
+                break
+            if need_refresh:
+                with self._lock:
+                    self._state = _State()
+            pending = self._backoff_or_fail(retry, attempt, start, delay, last_error)
+            attempt += 1
+            delay = min(delay * 2, self.retry.backoff_max)
+        return results
+
+    def _backoff_or_fail(
+        self, retry: list[_Pending], attempt: int, start: float, delay: float, last_error: str
+    ) -> list[_Pending]:
+        elapsed = time.monotonic() - start
+        if attempt + 1 >= self.retry.max_attempts or elapsed + delay > self.retry.deadline_seconds:
+            raise ServiceUnavailableError(
+                f"Redis cluster at {','.join(self._seeds)}: {len(retry)} command(s) still failing after "
+                f"{attempt + 1} attempts in {elapsed:.1f}s (last error: {last_error}); check that every hash "
+                "slot has a live master (`redis-cli -p PORT cluster info`) or fix online.nodes"
+            )
+        time.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+        return retry
+
+    def _round(self, pending: list[_Pending], results: list[Any]) -> tuple[list[_Pending], bool, str]:
+        by_node: dict[str, list[_Pending]] = {}
+        slots = self._state.slots
+        for p in pending:
+            node = p.node or slots[key_slot(p.command.key)]
+            by_node.setdefault(node, []).append(p)
+        retry: list[_Pending] = []
+        need_refresh = False
+        last_error = ""
+        sent: list[tuple[str, Connection, list[_Pending]]] = []
+        for node, items in by_node.items():
+            conn = self._conn(node)
+            wire: list[tuple[Any, ...]] = []
+            for p in items:
+                if p.asking:
+                    wire.append(("ASKING",))
+                wire.append(p.command.args)
+            try:
+                conn.send_packed_command(conn.pack_commands(wire))
+                sent.append((node, conn, items))
+            except _NET_ERRORS as err:
+                conn.disconnect()
+                retry.extend(_Pending(p.index, p.command) for p in items)
+                need_refresh = True
+                last_error = f"{node}: {err}"
+        to_load: set[tuple[str, str]] = set()
+        for node, conn, items in sent:
+            failed_at: int | None = None
+            for pos, p in enumerate(items):
+                try:
+                    if p.asking:
+                        conn.read_response()
+                    results[p.index] = conn.read_response()
+                except MovedError as err:
+                    retry.append(_Pending(p.index, p.command))
+                    need_refresh = True
+                    last_error = f"{node}: MOVED {err}"
+                except AskError as err:
+                    retry.append(_Pending(p.index, p.command, node=f"{err.host}:{err.port}", asking=True))
+                    last_error = f"{node}: ASK {err}"
+                except NoScriptError:
+                    if p.command.script is not None:
+                        to_load.add((node, p.command.script))
+                    retry.append(_Pending(p.index, p.command))
+                    last_error = f"{node}: NOSCRIPT"
+                except _RETRYABLE as err:
+                    retry.append(_Pending(p.index, p.command))
+                    need_refresh = True
+                    last_error = f"{node}: {type(err).__name__} {err}"
+                except ResponseError as err:
+                    results[p.index] = err
+                except _NET_ERRORS as err:
+                    conn.disconnect()
+                    failed_at = pos
+                    need_refresh = True
+                    last_error = f"{node}: {err}"
+                    break
+            if failed_at is not None:
+                retry.extend(_Pending(p.index, p.command) for p in items[failed_at:])
+        for node, script in to_load:  # after every reply is read: the connections are idle again
+            self._load_script(node, script)
+        return retry, need_refresh, last_error
+
+    def _load_script(self, node: str, script: str) -> None:
+        conn = self._conn(node)
+        try:
+            conn.send_command("SCRIPT", "LOAD", script)
+            conn.read_response()
+        except _NET_ERRORS:
+            conn.disconnect()

@@ -1,0 +1,137 @@
+"""Materialize a Spark DataFrame into the Redis cluster from the executors.
+
+The driver never touches the rows: each executor task opens its own :class:`ClusterClient`,
+turns its Arrow batches into newer-wins EVALSHA commands and pipelines them per master
+(``mapInArrow``), then returns one stats row; the driver sums them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from featurelake.errors import LakehouseError
+from lakehouse.online.cluster import ClusterClient, RetryPolicy
+from lakehouse.online.layout import OnlineView
+from lakehouse.online.writer import OnlineWriter, WriteStats
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where and how executors write (everything here is pickled to the executors).
+
+    Attributes:
+        nodes: seed nodes ``host:port`` of the cluster.
+        project: Feast project name.
+        password: AUTH password, if any.
+        ssl: use TLS.
+        key_ttl_seconds: EXPIRE written keys after this many seconds (None: never).
+        batch_size: rows per pipelined round.
+        retry: how long a task keeps retrying through a failover before failing.
+    """
+
+    nodes: tuple[str, ...]
+    project: str
+    password: str | None = None
+    ssl: bool = False
+    key_ttl_seconds: int | None = None
+    batch_size: int = 2000
+    retry: RetryPolicy = RetryPolicy(max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90)
+
+
+def latest_per_entity(
+    df: DataFrame,
+    *,
+    join_keys: Sequence[str],
+    timestamp_column: str = "event_timestamp",
+    created_column: str | None = "created_timestamp",
+) -> DataFrame:
+    """Keep one row per entity: the latest by event time, ties broken by the latest created time."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = [F.col(timestamp_column).desc()]
+    if created_column and created_column in df.columns:
+        order.append(F.col(created_column).desc_nulls_last())
+    w = Window.partitionBy(*[F.col(k) for k in join_keys]).orderBy(*order)
+    return df.withColumn("__rn", F.row_number().over(w)).where(F.col("__rn") == 1).drop("__rn")
+
+
+def _writer_task(view: OnlineView, target: RedisTarget, timestamp_column: str):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        client = ClusterClient(target.nodes, password=target.password, ssl=target.ssl, retry=target.retry)
+        writer = OnlineWriter(
+            client, project=target.project, view=view, key_ttl_seconds=target.key_ttl_seconds,
+            batch_size=target.batch_size,
+        )
+        stats = WriteStats()
+        try:
+            for batch in batches:
+                stats += writer.write_arrow(batch, timestamp_column=timestamp_column)
+        finally:
+            client.close()
+        yield pa.RecordBatch.from_pydict(
+            {"written": [stats.written], "skipped_older": [stats.skipped_older]},
+            schema=pa.schema([("written", pa.int64()), ("skipped_older", pa.int64())]),
+        )
+
+    return run
+
+
+def write_online(
+    df: DataFrame,
+    *,
+    view: OnlineView,
+    target: RedisTarget,
+    timestamp_column: str = "event_timestamp",
+    dedupe: bool = True,
+    partitions: int | None = None,
+) -> WriteStats:
+    """Write the latest row per entity of ``df`` into the cluster, from the executors.
+
+    Args:
+        df: rows with the view's join keys, ``timestamp_column`` and feature columns.
+        view: the view's online layout.
+        target: the cluster and write options.
+        timestamp_column: the event time column.
+        dedupe: keep only the latest row per entity first (skip if ``df`` already is).
+        partitions: repartition to this many tasks (None: keep the DataFrame's partitioning).
+
+    Returns:
+        Rows written, and rows skipped because Redis already held a newer value.
+
+    Raises:
+        LakehouseError: a column the view needs is missing.
+        ServiceUnavailableError: (from the driver check) the cluster is unreachable.
+    """
+    missing = [c for c in (*view.join_key_names, timestamp_column, *view.feature_names) if c not in df.columns]
+    if missing:
+        raise LakehouseError(
+            f"cannot materialize view {view.name!r}: columns {missing} are missing from its feature table "
+            f"(columns: {df.columns}); re-run the backfill for the current view version"
+        )
+    # Fail fast, on the driver, with a clear error if the cluster is down.
+    probe = ClusterClient(target.nodes, password=target.password, ssl=target.ssl,
+                          retry=RetryPolicy(max_attempts=3, deadline_seconds=5))
+    try:
+        probe.refresh()
+    finally:
+        probe.close()
+    cols = [*view.join_key_names, timestamp_column, *view.feature_names]
+    if dedupe:
+        extra = ["created_timestamp"] if "created_timestamp" in df.columns else []
+        df = latest_per_entity(df.select(*cols, *extra), join_keys=view.join_key_names,
+                               timestamp_column=timestamp_column)
+    df = df.select(*cols)
+    if partitions:
+        df = df.repartition(partitions)
+    out = df.mapInArrow(_writer_task(view, target, timestamp_column), "written long, skipped_older long")
+    row = out.groupBy().sum("written", "skipped_older").collect()[0]
+    return WriteStats(written=int(row[0] or 0), skipped_older=int(row[1] or 0))

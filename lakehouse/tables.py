@@ -1,0 +1,847 @@
+"""Delta tables read and written by Spark: the :class:`Lakehouse` facade.
+
+Writes run in Spark executors (:mod:`lakehouse.bridge` writes parquet files and returns their
+``add`` actions) and the driver commits ONE Delta transaction with delta-rs, so a job that
+fails anywhere leaves the table at its previous version. Reads resolve a snapshot with delta-rs
+(latest, a version, or a timestamp), prune partitions by date and read the active files in
+Spark. Tables stay at protocol reader 1 / writer 2, readable by delta-spark, delta-rs, Polars
+and DuckDB.
+
+When the Spark session already has Delta's extension (``spark.sql.extensions`` contains
+``io.delta.sql.DeltaSparkSessionExtension``, as on EMR or Databricks), ``write`` and ``read`` use
+``format("delta")`` natively instead. That path needs Delta's jars, which cannot be installed
+here, so it is not exercised by the test suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurelake.errors import LakehouseError
+from lakehouse.schema import (
+    arrow_to_spark,
+    check_partition_columns,
+    delta_schema,
+    diff_schemas,
+    spark_to_arrow,
+    table_arrow_schema,
+)
+from lakehouse.storage import StorageRoot, is_not_found
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+    from pyspark.sql import DataFrame, SparkSession
+
+WriteMode = Literal["append", "overwrite"]
+DateRange = tuple[date, date]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+_META_WRITE_ID = "featurelake.writeId"
+_META_OPERATION = "featurelake.operation"
+_META_ZORDER = "featurelake.zorderBy"
+
+
+@dataclass(frozen=True)
+class WriteInfo:
+    """What one committed write did."""
+
+    table: str
+    version: int
+    operation: Literal["create", "append", "overwrite", "replace_range"]
+    rows: int
+    files_added: int
+    files_removed: int
+    bytes_added: int
+    partitions: list[dict[str, str | None]] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table's current state, as ``featurelake table describe`` shows it."""
+
+    name: str
+    uri: str
+    version: int
+    partition_columns: list[str]
+    partitions: int
+    num_files: int
+    size_bytes: int
+    num_rows: int
+    min_file_bytes: int
+    max_file_bytes: int
+    last_modified: datetime | None
+    last_optimize: dict[str, Any] | None
+    schema: list[tuple[str, str]]
+    protocol: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One active data file of a snapshot, with its Delta statistics."""
+
+    path: str  # physical path for the root's filesystem
+    partition_values: dict[str, str | None]
+    size_bytes: int
+    num_records: int | None
+    min_values: dict[str, Any]
+    max_values: dict[str, Any]
+    null_count: dict[str, Any]
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise LakehouseError(
+            f"table name {name!r} is not valid; use letters, digits, '_', '.' and '-' (e.g. fraud__user_features__v1)"
+        )
+
+
+def _check_range(what: str, value: Any) -> DateRange:
+    ok = (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, date) and not isinstance(v, datetime) for v in value)
+    )
+    if not ok:
+        raise LakehouseError(f"{what}={value!r} must be a (date, date) pair, e.g. (date(2024, 1, 1), date(2024, 1, 31))")
+    lo, hi = value
+    if lo > hi:
+        raise LakehouseError(f"{what}=({lo}, {hi}) starts after it ends; give (start, end) with start <= end")
+    return lo, hi
+
+
+def _is_native_delta(spark: SparkSession) -> bool:
+    try:
+        return _DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", "") or "")
+    except Exception:  # noqa: BLE001 - a conf lookup failing means "no extension"
+        return False
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    keep = [line for line in text if line.strip()][:3]
+    return " ".join(keep)[:600] or type(err).__name__
+
+
+class Lakehouse:
+    """Delta tables under one storage root, written and read by Spark.
+
+    Args:
+        root: a local folder or ``s3://bucket/prefix``.
+        storage_options: delta-rs storage options for S3 (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+            ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``); empty for local folders.
+        max_commit_retries: how often a commit is retried when another writer committed first.
+
+    Example:
+        >>> lh = Lakehouse(root="/tmp/lake")
+        >>> info = lh.write(df, "user_features", partition_by=["event_date"])
+        >>> lh.read(spark, "user_features", date_range=(date(2024, 1, 1), date(2024, 1, 7)))
+    """
+
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None, *, max_commit_retries: int = 30):
+        self.storage = StorageRoot.parse(root, dict(storage_options or {}))
+        self.max_commit_retries = max_commit_retries
+
+    def __repr__(self) -> str:
+        return f"Lakehouse(root={self.storage.root!r})"
+
+    @property
+    def root(self) -> str:
+        return self.storage.root
+
+    def table_uri(self, name: str) -> str:
+        """The table's URI (``s3://bucket/prefix/name`` or an absolute local path)."""
+        _check_name(name)
+        return self.storage.table_uri(name)
+
+    # ---------------------------------------------------------------- snapshots
+
+    def _load(self, name: str, *, version: int | None = None, as_of: datetime | None = None) -> DeltaTable:
+        from deltalake import DeltaTable
+
+        _check_name(name)
+        uri = self.storage.table_uri(name)
+        try:
+            table = DeltaTable(uri, storage_options=self.storage.delta_options())
+        except Exception as err:  # noqa: BLE001 - delta-rs raises several types; all become one message
+            if is_not_found(err):
+                raise LakehouseError(
+                    f"table {name!r} does not exist under {self.storage.describe()}; check the name "
+                    "(featurelake table list) or write it first"
+                ) from None
+            raise LakehouseError(
+                f"cannot open table {name!r} under {self.storage.describe()}: {_short(err)}; "
+                "check that the storage endpoint is up and the credentials are right"
+            ) from err
+        if version is not None and as_of is not None:
+            raise LakehouseError(f"give either version={version} or as_of={as_of}, not both")
+        if version is not None:
+            latest = table.version()
+            if not isinstance(version, int) or version < 0 or version > latest:
+                raise LakehouseError(f"table {name!r} has no version {version!r}; its versions are 0..{latest}")
+            try:
+                table.load_as_version(version)
+            except Exception as err:  # noqa: BLE001
+                raise LakehouseError(
+                    f"cannot load version {version} of table {name!r}: {_short(err)} "
+                    "(its log may have been cleaned up; read a newer version)"
+                ) from err
+        elif as_of is not None:
+            if not isinstance(as_of, datetime):
+                raise LakehouseError(f"as_of={as_of!r} must be a datetime (UTC if it has no zone)")
+            when = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+            first = self._first_commit_time(table)
+            if first is not None and when < first:
+                raise LakehouseError(
+                    f"table {name!r} has no version as of {when.isoformat()}; its first commit is at "
+                    f"{first.isoformat()}: read a later time or version=0"
+                )
+            try:
+                table.load_as_version(when)
+            except Exception as err:  # noqa: BLE001
+                raise LakehouseError(f"table {name!r} has no version as of {when.isoformat()}: {_short(err)}") from err
+        return table
+
+    @staticmethod
+    def _first_commit_time(table: DeltaTable) -> datetime | None:
+        try:
+            oldest = table.history()[-1]
+            return datetime.fromtimestamp(oldest["timestamp"] / 1000, tz=UTC)
+        except Exception:  # noqa: BLE001 - only used to enrich an error message
+            return None
+
+    def _try_load(self, name: str) -> DeltaTable | None:
+        try:
+            return self._load(name)
+        except LakehouseError as err:
+            if "does not exist" in str(err):
+                return None
+            raise
+
+    def exists(self, name: str) -> bool:
+        """True if a Delta table called ``name`` exists under the root.
+
+        Raises:
+            LakehouseError: the storage cannot be reached.
+        """
+        return self._try_load(name) is not None
+
+    def version(self, name: str) -> int:
+        """The table's latest version.
+
+        Raises:
+            LakehouseError: the table does not exist or cannot be reached.
+        """
+        return self._load(name).version()
+
+    def _date_column(self, name: str, partition_columns: Sequence[str], schema: pa.Schema) -> str:
+        for col in partition_columns:
+            if pa.types.is_date32(schema.field(col).type):
+                return col
+        raise LakehouseError(
+            f"table {name!r} is not partitioned by a date column (partitions: {list(partition_columns) or 'none'}); "
+            "date_range and replace_range need one, e.g. partition_by=['event_date']"
+        )
+
+    def files(
+        self, name: str, *, version: int | None = None, as_of: datetime | None = None, date_range: DateRange | None = None
+    ) -> list[DataFile]:
+        """The active data files of a snapshot, with their statistics.
+
+        Args:
+            name: the table.
+            version: a version to read (default: latest).
+            as_of: a point in time to read (time travel).
+            date_range: keep only files of these date partitions (inclusive).
+
+        Returns:
+            One :class:`DataFile` per active file.
+        """
+        table = self._load(name, version=version, as_of=as_of)
+        return self._files(name, table, date_range)
+
+    def _files(self, name: str, table: DeltaTable, date_range: DateRange | None) -> list[DataFile]:
+        parts = list(table.metadata().partition_columns)
+        actions = pa.table(table.get_add_actions(flatten=True))
+        if date_range is not None:
+            lo, hi = _check_range("date_range", date_range)
+            col = f"partition.{self._date_column(name, parts, table_arrow_schema(table))}"
+            values = actions[col]
+            keep = pc.and_(pc.greater_equal(values, pa.scalar(lo)), pc.less_equal(values, pa.scalar(hi)))
+            actions = actions.filter(pc.fill_null(keep, False))
+        base = self.storage.table_path(name)
+        out = []
+        for row in actions.to_pylist():
+            path = row["path"]
+            physical = path if "://" in path or path.startswith("/") else f"{base}/{unquote(path)}"
+            if self.storage.is_s3 and physical.startswith("s3://"):
+                physical = physical[len("s3://") :]
+            stats: dict[str, dict[str, Any]] = {"min": {}, "max": {}, "null_count": {}}
+            for key, value in row.items():
+                head, _, col = key.partition(".")
+                if head in stats and col:
+                    stats[head][col] = value
+            out.append(
+                DataFile(
+                    path=physical,
+                    partition_values={c: _partition_text(row.get(f"partition.{c}")) for c in parts},
+                    size_bytes=int(row["size_bytes"]),
+                    num_records=row.get("num_records"),
+                    min_values=stats["min"],
+                    max_values=stats["max"],
+                    null_count=stats["null_count"],
+                )
+            )
+        return out
+
+    # ---------------------------------------------------------------- write
+
+    def write(
+        self,
+        df: DataFrame,
+        name: str,
+        *,
+        mode: WriteMode = "append",
+        partition_by: Sequence[str] | None = None,
+        replace_range: DateRange | None = None,
+        allow_new_columns: bool = False,
+    ) -> WriteInfo:
+        """Write a DataFrame to a Delta table in ONE commit.
+
+        Args:
+            df: the rows to write.
+            name: the table (created on first write).
+            mode: ``append`` adds rows; ``overwrite`` replaces the whole table's contents.
+            partition_by: partition columns of a new table (an existing table keeps its own; giving
+                different ones is an error).
+            replace_range: ``(first, last)`` dates: atomically replace exactly these date partitions
+                (re-running gives the same contents, partitions outside are untouched); every row
+                written must fall inside. Takes precedence over ``mode``.
+            allow_new_columns: allow columns the table does not have yet (added as nullable).
+
+        Returns:
+            The committed version, rows and files added and removed.
+
+        Raises:
+            LakehouseError: bad input (missing partition column, type change, dropped column, rows
+                outside ``replace_range``), the Spark job failed (nothing committed), or the
+                commit failed (the files written are removed).
+        """
+        _check_name(name)
+        if mode not in ("append", "overwrite"):
+            raise LakehouseError(f"mode={mode!r} is not a write mode; use 'append' or 'overwrite'")
+        if replace_range is not None:
+            replace_range = _check_range("replace_range", replace_range)
+        arrow = spark_to_arrow(df.schema)
+        table = self._try_load(name)
+        added_columns: list[str] = []
+        if table is None:
+            parts = list(partition_by or [])
+        else:
+            parts = list(table.metadata().partition_columns)
+            if partition_by is not None and list(partition_by) != parts:
+                raise LakehouseError(
+                    f"table {name!r} is partitioned by {parts}, not {list(partition_by)}; "
+                    "drop partition_by or write to a new table"
+                )
+        check_partition_columns(name, arrow, parts)
+        if table is not None:
+            arrow, added_columns = self._check_evolution(name, table_arrow_schema(table), arrow, allow_new_columns)
+            df = df.select(*arrow.names)
+        if replace_range is not None:
+            self._date_column(name, parts, arrow)
+        if _is_native_delta(df.sparkSession):
+            return self._write_native(df, name, mode, parts, replace_range, allow_new_columns)
+        operation = "replace_range" if replace_range else ("create" if table is None else mode)
+        adds = self._write_files(df, name, parts, table)
+        try:
+            if replace_range is not None:
+                self._check_in_range(name, adds, self._date_column(name, parts, arrow), replace_range)
+            return self._commit(name, table, adds, arrow, parts, operation, replace_range, added_columns)
+        except BaseException:
+            self._delete_uncommitted(name, adds)
+            raise
+
+    def _check_evolution(
+        self, name: str, table_schema: pa.Schema, frame: pa.Schema, allow_new_columns: bool
+    ) -> tuple[pa.Schema, list[str]]:
+        diff = diff_schemas(table_schema, frame)
+        problems = [
+            f"column {c!r} would change type from {old} to {new} (cast it back: F.col({c!r}).cast({old!r}))"
+            for c, old, new in diff.changed
+        ]
+        problems += [f"column {c!r} ({t}) is missing from the DataFrame; add it (null if unknown)" for c, t in diff.dropped]
+        if diff.added and not allow_new_columns:
+            cols = ", ".join(f"{c!r} ({t})" for c, t in diff.added)
+            problems.append(f"new column(s) {cols} are not in the table; pass allow_new_columns=True to add them")
+        if problems:
+            raise LakehouseError(f"refusing to write to table {name!r}: " + "; ".join(problems))
+        merged = pa.schema([*table_schema, *(frame.field(c) for c, _ in diff.added)])
+        return merged, [c for c, _ in diff.added]
+
+    def _write_files(self, df: DataFrame, name: str, parts: list[str], table: DeltaTable | None) -> list[dict[str, Any]]:
+        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, WriteSpec
+
+        spark = df.sparkSession
+        _register(spark, DeltaBridgeSource)
+        workdir = tempfile.mkdtemp(prefix="featurelake-write-")
+        manifest = os.path.join(workdir, "manifest.json")
+        spec = WriteSpec(
+            root=self.storage.root,
+            storage_options=self.storage.storage_options,
+            table=name,
+            partition_by=parts,
+            write_id=uuid.uuid4().hex,
+            manifest=manifest,
+        )
+        try:
+            try:
+                df.write.format(SOURCE_NAME).mode("append").option("spec", spec.to_option()).save()
+            except Exception as err:  # noqa: BLE001 - Py4J/PythonException/AnalysisException alike
+                before = f"stays at version {table.version()}" if table is not None else "was not created"
+                raise LakehouseError(
+                    f"writing table {name!r} failed in Spark, nothing was committed and the table {before}: "
+                    f"{_short(err)}"
+                ) from err
+            with open(manifest) as fh:
+                payload = json.load(fh)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if payload.get("status") != "committed":
+            raise LakehouseError(f"writing table {name!r} was aborted by Spark; nothing was committed")
+        return payload["adds"]
+
+    @staticmethod
+    def _check_in_range(name: str, adds: list[dict[str, Any]], col: str, rng: DateRange) -> None:
+        lo, hi = rng
+        outside: dict[str | None, int] = {}
+        for a in adds:
+            raw = a["partition_values"].get(col)
+            if raw is None or not (lo <= date.fromisoformat(raw) <= hi):
+                outside[raw] = outside.get(raw, 0) + a["num_records"]
+        if outside:
+            shown = ", ".join(f"{k}: {v} rows" for k, v in sorted(outside.items(), key=lambda kv: str(kv[0]))[:10])
+            raise LakehouseError(
+                f"replace_range=({lo}, {hi}) on table {name!r} got rows outside the range ({shown}); "
+                f"filter the DataFrame to {col} between {lo} and {hi}; nothing was committed"
+            )
+
+    def _commit(
+        self,
+        name: str,
+        table: DeltaTable | None,
+        adds: list[dict[str, Any]],
+        arrow: pa.Schema,
+        parts: list[str],
+        operation: str,
+        replace_range: DateRange | None,
+        added_columns: list[str],
+    ) -> WriteInfo:
+        from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+
+        write_id = uuid.uuid4().hex
+        props = CommitProperties(
+            custom_metadata={_META_WRITE_ID: write_id, _META_OPERATION: operation},
+            max_commit_retries=self.max_commit_retries,
+        )
+        actions = [
+            AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"]) for a in adds
+        ]
+        schema = delta_schema(arrow)
+        removed = 0
+        try:
+            if table is None:
+                try:
+                    create_table_with_add_actions(
+                        self.storage.table_uri(name),
+                        schema,
+                        actions,
+                        mode="error",
+                        partition_by=parts,
+                        storage_options=self.storage.delta_options(),
+                        commit_properties=props,
+                    )
+                except Exception as err:  # noqa: BLE001 - another writer may have created it first
+                    if "exist" not in str(err).lower():
+                        raise
+                    table = self._load(name)  # then commit to it like any other write
+                    arrow, added_columns = self._check_evolution(name, table_arrow_schema(table), arrow, bool(added_columns))
+                    schema = delta_schema(arrow)
+                    operation = "append" if operation == "create" else operation
+            if table is not None:
+                if added_columns:
+                    self._add_columns(table, arrow, added_columns)
+                filters = None
+                commit_mode = "append"
+                if operation == "overwrite":
+                    commit_mode = "overwrite"
+                    removed = len(table.file_uris())
+                elif operation == "replace_range" and replace_range is not None:
+                    col = self._date_column(name, parts, arrow)
+                    commit_mode = "overwrite"
+                    filters = [(col, ">=", replace_range[0].isoformat()), (col, "<=", replace_range[1].isoformat())]
+                    removed = len(self._files(name, table, replace_range))
+                table.create_write_transaction(
+                    actions,
+                    mode=commit_mode,
+                    schema=schema,
+                    partition_by=parts,
+                    partition_filters=filters,
+                    commit_properties=props,
+                )
+        except LakehouseError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            if self._find_commit(name, write_id) is None:
+                raise LakehouseError(
+                    f"committing to table {name!r} under {self.storage.describe()} failed, nothing was committed: "
+                    f"{_short(err)}"
+                ) from err
+        version = self._find_commit(name, write_id)
+        if version is None:
+            raise LakehouseError(f"the commit to table {name!r} succeeded but its version could not be found in the log")
+        return WriteInfo(
+            table=name,
+            version=version,
+            operation=operation,  # type: ignore[arg-type]
+            rows=sum(a["num_records"] for a in adds),
+            files_added=len(adds),
+            files_removed=removed,
+            bytes_added=sum(a["size"] for a in adds),
+            partitions=[json.loads(p) for p in sorted({json.dumps(a["partition_values"], sort_keys=True) for a in adds})],
+            added_columns=added_columns,
+        )
+
+    @staticmethod
+    def _add_columns(table: DeltaTable, arrow: pa.Schema, columns: list[str]) -> None:
+        from deltalake import Field
+
+        current = set(table_arrow_schema(table).names)
+        new = [c for c in columns if c not in current]
+        if new:
+            table.alter.add_columns([Field.from_arrow(arrow.field(c)) for c in new])
+
+    def _find_commit(self, name: str, write_id: str) -> int | None:
+        try:
+            for entry in self._load(name).history(limit=100):
+                if entry.get(_META_WRITE_ID) == write_id:
+                    return int(entry["version"])
+        except LakehouseError:
+            return None
+        return None
+
+    def _delete_uncommitted(self, name: str, adds: list[dict[str, Any]]) -> None:
+        from lakehouse.bridge import delete_paths
+
+        base = self.storage.table_path(name)
+        delete_paths(self.storage, [f"{base}/{unquote(a['path'])}" for a in adds])
+
+    def _write_native(
+        self,
+        df: DataFrame,
+        name: str,
+        mode: WriteMode,
+        parts: list[str],
+        replace_range: DateRange | None,
+        allow_new_columns: bool,
+    ) -> WriteInfo:
+        """Write with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here)."""
+        writer = df.write.format("delta").option("mergeSchema", str(allow_new_columns).lower())
+        if parts:
+            writer = writer.partitionBy(*parts)
+        if replace_range is not None:
+            col = self._date_column(name, parts, spark_to_arrow(df.schema))
+            lo, hi = replace_range
+            writer = writer.mode("overwrite").option("replaceWhere", f"{col} >= '{lo}' AND {col} <= '{hi}'")
+        else:
+            writer = writer.mode(mode)
+        writer.save(self._spark_uri(name))
+        table = self._load(name)
+        last = table.history(limit=1)[0]
+        metrics = last.get("operationMetrics", {})
+        return WriteInfo(
+            table=name,
+            version=table.version(),
+            operation="replace_range" if replace_range else mode,
+            rows=int(metrics.get("numOutputRows", 0)),
+            files_added=int(metrics.get("numFiles", 0)),
+            files_removed=int(metrics.get("numRemovedFiles", 0)),
+            bytes_added=int(metrics.get("numOutputBytes", 0)),
+        )
+
+    def _spark_uri(self, name: str) -> str:
+        uri = self.storage.table_uri(name)
+        return "s3a://" + uri[len("s3://") :] if uri.startswith("s3://") else uri
+
+    # ---------------------------------------------------------------- read
+
+    def read(
+        self,
+        spark: SparkSession,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        columns: Sequence[str] | None = None,
+        date_range: DateRange | None = None,
+    ) -> DataFrame:
+        """Read a snapshot of a table as a Spark DataFrame.
+
+        Args:
+            spark: the Spark session.
+            name: the table.
+            version: a version to read (time travel); default latest.
+            as_of: read the version current at this time (naive datetimes are UTC).
+            columns: columns to return (default: all, in table order).
+            date_range: ``(first, last)`` dates: read only these date partitions.
+
+        Returns:
+            The rows, with partition columns, timestamps in UTC.
+
+        Raises:
+            LakehouseError: unknown table, version, column, or unreachable storage.
+        """
+        table = self._load(name, version=version, as_of=as_of)
+        arrow = table_arrow_schema(table)
+        parts = list(table.metadata().partition_columns)
+        selected = list(columns) if columns is not None else list(arrow.names)
+        unknown = [c for c in selected if c not in arrow.names]
+        if unknown:
+            raise LakehouseError(
+                f"table {name!r} has no column(s) {', '.join(map(repr, unknown))}; its columns are {', '.join(arrow.names)}"
+            )
+        if _is_native_delta(spark):
+            return self._read_native(spark, name, table, parts, selected, date_range, version, as_of)
+        files = self._files(name, table, date_range)
+        full = arrow_to_spark(arrow)
+        if not files:
+            return spark.createDataFrame([], full).select(*selected)
+        if not self.storage.is_s3 and all(_folders_match(f, parts) for f in files):
+            base = self.storage.table_path(name)
+            df = spark.read.schema(full).option("basePath", base).parquet(*[f.path for f in files])
+            return df.select(*selected)
+        return self._read_bridge(spark, files, arrow, parts, selected)
+
+    def _read_bridge(
+        self, spark: SparkSession, files: list[DataFile], arrow: pa.Schema, parts: list[str], selected: list[str]
+    ) -> DataFrame:
+        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, ReadSpec
+
+        _register(spark, DeltaBridgeSource)
+        projected = arrow_to_spark(pa.schema([arrow.field(c) for c in selected]))
+        spec = ReadSpec(
+            root=self.storage.root,
+            storage_options=self.storage.storage_options,
+            partition_columns=[p for p in parts if p in selected],
+            files=[(f.path, f.partition_values, f.size_bytes) for f in files],
+            num_partitions=max(2, spark.sparkContext.defaultParallelism * 2),
+        )
+        return (
+            spark.read.format(SOURCE_NAME)
+            .schema(projected)
+            .option("spec", spec.to_option())
+            .option("schema", projected.json())
+            .load()
+        )
+
+    def _read_native(
+        self,
+        spark: SparkSession,
+        name: str,
+        table: DeltaTable,
+        parts: list[str],
+        selected: list[str],
+        date_range: DateRange | None,
+        version: int | None,
+        as_of: datetime | None,
+    ) -> DataFrame:
+        """Read with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here)."""
+        from pyspark.sql import functions as F
+
+        reader = spark.read.format("delta")
+        if version is not None or as_of is not None:
+            reader = reader.option("versionAsOf", table.version())
+        df = reader.load(self._spark_uri(name))
+        if date_range is not None:
+            col = self._date_column(name, parts, table_arrow_schema(table))
+            lo, hi = _check_range("date_range", date_range)
+            df = df.where(F.col(col).between(F.lit(lo), F.lit(hi)))
+        return df.select(*selected)
+
+    # ---------------------------------------------------------------- maintenance
+
+    def optimize(
+        self,
+        name: str,
+        *,
+        zorder_by: Sequence[str] | None = None,
+        date_range: DateRange | None = None,
+        target_size: int | None = None,
+    ) -> dict[str, Any]:
+        """Compact small files and, with ``zorder_by``, Z-order them (delta-rs ``optimize``).
+
+        Args:
+            name: the table.
+            zorder_by: columns to Z-order by (usually the entity join keys); none = compaction only.
+            date_range: restrict the rewrite to these date partitions.
+            target_size: target file size in bytes (default: delta-rs' 100 MB).
+
+        Returns:
+            delta-rs' metrics (files added/removed, ...) plus ``version``, the table version after.
+
+        Raises:
+            LakehouseError: unknown table or column, or a Z-order column that is a partition column.
+        """
+        from deltalake.transaction import CommitProperties
+
+        table = self._load(name)
+        arrow = table_arrow_schema(table)
+        parts = list(table.metadata().partition_columns)
+        filters = None
+        if date_range is not None:
+            lo, hi = _check_range("date_range", date_range)
+            col = self._date_column(name, parts, arrow)
+            filters = [(col, ">=", lo.isoformat()), (col, "<=", hi.isoformat())]
+        meta = {_META_OPERATION: "optimize", _META_ZORDER: json.dumps(list(zorder_by or []))}
+        props = CommitProperties(custom_metadata=meta, max_commit_retries=self.max_commit_retries)
+        try:
+            if zorder_by:
+                cols = list(zorder_by)
+                bad = [c for c in cols if c not in arrow.names or c in parts]
+                if bad:
+                    raise LakehouseError(
+                        f"cannot Z-order table {name!r} by {bad}: Z-order columns must be data columns "
+                        f"(not partitions {parts}) among {', '.join(c for c in arrow.names if c not in parts)}"
+                    )
+                metrics = table.optimize.z_order(
+                    cols, partition_filters=filters, target_size=target_size, commit_properties=props
+                )
+            else:
+                metrics = table.optimize.compact(partition_filters=filters, target_size=target_size, commit_properties=props)
+        except LakehouseError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise LakehouseError(f"optimizing table {name!r} failed, nothing was committed: {_short(err)}") from err
+        return {**metrics, "version": self.version(name)}
+
+    def vacuum(self, name: str, *, retention: timedelta = timedelta(days=7), dry_run: bool = False) -> list[str]:
+        """Delete files no longer referenced by versions newer than ``retention``.
+
+        Readers of versions older than ``retention`` lose their files: keep it longer than any
+        reader (training sets pin versions) and any running job.
+
+        Args:
+            name: the table.
+            retention: how far back time travel must keep working.
+            dry_run: only list the files.
+
+        Returns:
+            The files deleted (or that would be).
+        """
+        if not isinstance(retention, timedelta) or retention < timedelta(0):
+            raise LakehouseError(f"retention={retention!r} must be a non-negative timedelta, e.g. timedelta(days=7)")
+        table = self._load(name)
+        hours = int(retention.total_seconds() // 3600)
+        try:
+            return table.vacuum(retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False)
+        except Exception as err:  # noqa: BLE001
+            raise LakehouseError(f"vacuuming table {name!r} failed: {_short(err)}") from err
+
+    def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The table's commits, newest first (delta-rs' commitInfo plus ``version``)."""
+        return self._load(name).history(limit=limit)
+
+    def describe(self, name: str) -> TableInfo:
+        """The table's version, partitions, files and sizes, last optimize and protocol."""
+        table = self._load(name)
+        files = self._files(name, table, None)
+        sizes = [f.size_bytes for f in files]
+        history = table.history()
+        last_opt = next((h for h in history if h.get("operation") == "OPTIMIZE"), None)
+        protocol = table.protocol()
+        schema = json.loads(table.schema().to_json())["fields"]
+        return TableInfo(
+            name=name,
+            uri=self.storage.table_uri(name),
+            version=table.version(),
+            partition_columns=list(table.metadata().partition_columns),
+            partitions=len({json.dumps(f.partition_values, sort_keys=True) for f in files}),
+            num_files=len(files),
+            size_bytes=sum(sizes),
+            num_rows=sum(f.num_records or 0 for f in files),
+            min_file_bytes=min(sizes, default=0),
+            max_file_bytes=max(sizes, default=0),
+            last_modified=datetime.fromtimestamp(history[0]["timestamp"] / 1000, tz=UTC) if history else None,
+            last_optimize=None
+            if last_opt is None
+            else {
+                "version": last_opt.get("version"),
+                "timestamp": datetime.fromtimestamp(last_opt["timestamp"] / 1000, tz=UTC),
+                "zorder_by": json.loads(last_opt.get(_META_ZORDER, "[]")),
+                "parameters": last_opt.get("operationParameters", {}),
+                "metrics": last_opt.get("operationMetrics", {}),
+            },
+            schema=[(f["name"], f["type"] if isinstance(f["type"], str) else json.dumps(f["type"])) for f in schema],
+            protocol={
+                "min_reader_version": protocol.min_reader_version,
+                "min_writer_version": protocol.min_writer_version,
+                "reader_features": protocol.reader_features,
+                "writer_features": protocol.writer_features,
+            },
+        )
+
+    def list_tables(self) -> list[str]:
+        """Names of the Delta tables directly under the root."""
+        import pyarrow.fs as pafs
+
+        fs = self.storage.filesystem()
+        base = self.storage.table_path("x")[:-2]
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+        except Exception as err:  # noqa: BLE001
+            raise LakehouseError(f"cannot list {self.storage.describe()}: {_short(err)}") from err
+        names = []
+        for info in infos:
+            if info.type == pafs.FileType.Directory:
+                log = fs.get_file_info(f"{info.path}/_delta_log")
+                if log.type == pafs.FileType.Directory:
+                    names.append(info.base_name)
+        return sorted(names)
+
+
+def _register(spark: SparkSession, source: type) -> None:
+    """Register the bridge data source once per session (re-registering logs a warning)."""
+    if not getattr(spark, "_featurelake_bridge", False):
+        spark.dataSource.register(source)
+        spark._featurelake_bridge = True  # type: ignore[attr-defined]
+
+
+def _partition_text(value: Any) -> str | None:
+    from lakehouse.bridge import partition_string
+
+    return partition_string(value)
+
+
+def _folders_match(f: DataFile, parts: list[str]) -> bool:
+    """True if the file's folders carry its partition values (Spark's parquet reader reads them)."""
+    from lakehouse.bridge import partition_folder
+
+    if not parts:
+        return True
+    segments = f.path.split("/")[-1 - len(parts) : -1]
+    return segments == [partition_folder(c, f.partition_values.get(c)) for c in parts]
+

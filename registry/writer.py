@@ -1,0 +1,272 @@
+"""The write side: :class:`Registry` extends the reader; every write is one transaction with audit rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection
+
+from featurelake.errors import RegistryError
+from registry.database import check_connection, make_engine, migrate, run_write
+from registry.reader import RegistryReader
+from registry.stores import definitions, lifecycle, lineage, runs, training
+from registry.types import Definitions, Node, Plan, RunKind, Status, TableVersion
+
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+class Registry(RegistryReader):
+    """Read and write access to one registry database."""
+
+    # ---------------------------------------------------------------- schema
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Upgrade the schema to the newest migration.
+
+        Returns:
+            (revision before, revision after); before is None for an empty database.
+        """
+        return migrate(self._engine)
+
+    def ensure_ready(self) -> None:
+        """Make the registry usable: SQLite auto-migrates; PostgreSQL must be at head.
+
+        Raises:
+            RegistryError: PostgreSQL migrations are behind (run ``featurelake registry migrate``).
+        """
+        if self._engine.dialect.name == "sqlite":
+            have = self.revision()
+            if have is None or int(have) < int(self._expected()):
+                self.migrate()
+        self.check_schema()
+
+    @staticmethod
+    def _expected() -> str:
+        from registry.database import schema_revision
+
+        return schema_revision()
+
+    # ---------------------------------------------------------------- definitions
+
+    def plan(self, project: str, defs: Definitions) -> Plan:
+        """What :meth:`apply_definitions` would change, without writing.
+
+        Raises:
+            DefinitionError: every problem in the definitions.
+        """
+        with self._engine.connect() as conn:
+            return definitions.plan(conn, project, defs)
+
+    def apply_definitions(
+        self, project: str, defs: Definitions, *, actor: str, status: Literal["draft", "active"] = "active"
+    ) -> Plan:
+        """Apply a repo's definitions in one transaction (retried on a write conflict).
+
+        Unchanged definitions are a no-op; minor changes add a minor version; breaking changes a
+        new major version with its own Delta table. New versions start as ``status``.
+
+        Returns:
+            The plan that was applied.
+
+        Raises:
+            DefinitionError: every problem in the definitions (nothing is written).
+        """
+        if status not in ("draft", "active"):
+            raise RegistryError(f"apply creates versions as 'draft' or 'active', not {status!r}")
+        return run_write(self._engine, lambda conn: definitions.apply(conn, project, defs, actor=actor, status=status))
+
+    def set_status(
+        self,
+        project: str,
+        name: str,
+        version: str | int | None,
+        status: Status,
+        *,
+        reason: str,
+        actor: str,
+        force: bool = False,
+        object_type: Literal["view", "service"] | None = None,
+    ) -> tuple[str, str, str]:
+        """Change the lifecycle status of a view version (``"3.1"``, ``"3"`` = newest minor of 3) or service version.
+
+        Allowed: draft -> active -> deprecated -> archived, and deprecated -> active.
+
+        Returns:
+            (version, old status, new status).
+
+        Raises:
+            RegistryError: illegal transition, empty reason, or active feature services depend on
+                the view version (listed) and ``force`` is false.
+        """
+        return run_write(
+            self._engine,
+            lambda conn: lifecycle.set_status(
+                conn, project=project, name=name, version=version, status=status, reason=reason, actor=actor,
+                force=force, object_type=object_type,
+            ),
+        )
+
+    # ---------------------------------------------------------------- runs
+
+    def start_run(
+        self, project: str, kind: RunKind, params: dict[str, Any], actor: str, *, target: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> str:
+        """Record a running job; returns its run id.
+
+        Args:
+            project: project name.
+            kind: backfill, materialize, training-set or maintenance.
+            params: JSON-serialisable parameters (dates become ISO strings).
+            actor: who started it.
+            target: what the run works on (default: ``params["view"]``, ``["training_set"]``,
+                ``["service"]`` or ``["table"]``); used by :meth:`last_successful_run`.
+            lease: the run shows as ``abandoned`` if no heartbeat arrives within this time.
+        """
+        return run_write(
+            self._engine,
+            lambda conn: runs.start(conn, project=project, kind=kind, params=params, actor=actor, target=target, lease=lease),
+        )
+
+    def heartbeat(self, run_id: str, *, lease: timedelta = DEFAULT_LEASE) -> None:
+        """Extend a running run's lease (call at least every ``lease``)."""
+        run_write(self._engine, lambda conn: runs.heartbeat(conn, run_id, lease=lease))
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: Literal["succeeded", "failed"],
+        rows_in: int | None = None,
+        rows_out: int | None = None,
+        inputs: Sequence[TableVersion | dict[str, Any]] = (),
+        outputs: Sequence[TableVersion | dict[str, Any]] = (),
+        error: str | None = None,
+        report: dict[str, Any] | None = None,
+        lineage_edges: Sequence[tuple[Node, Node]] = (),
+        actor: str | None = None,
+    ) -> None:
+        """Record a run's result, and the lineage edges it produced, in one transaction.
+
+        Args:
+            run_id: from :meth:`start_run`.
+            status: succeeded or failed.
+            rows_in: rows read.
+            rows_out: rows written.
+            inputs: Delta tables read, ``{"table": ..., "version": ...}``.
+            outputs: Delta tables written, ``{"table": ..., "version": ...}``.
+            error: error text of a failed run.
+            report: any JSON-serialisable report (validation results, timings).
+            lineage_edges: ``(src, dst)`` pairs recorded with this run id.
+            actor: who finished it (default: who started it).
+
+        Raises:
+            RegistryError: unknown run, or it already finished.
+        """
+
+        def write(conn: Connection) -> None:
+            project = runs.finish(
+                conn, run_id, status=status, rows_in=rows_in, rows_out=rows_out, inputs=list(inputs),
+                outputs=list(outputs), error=error, report=report, actor=actor,
+            )
+            for src, dst in lineage_edges:
+                lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
+
+        run_write(self._engine, write)
+
+    def set_watermark(
+        self, project: str, view: str, major: int, name: str, value: datetime, *, actor: str, run_id: str | None = None
+    ) -> None:
+        """Set a named watermark of a view major version (e.g. ``materialize`` = last event time written)."""
+        run_write(
+            self._engine,
+            lambda conn: runs.set_watermark(conn, project=project, view=view, major=major, name=name, value=value,
+                                            run_id=run_id, actor=actor),
+        )
+
+    # ---------------------------------------------------------------- lineage
+
+    def add_lineage_edge(self, src: Node, dst: Node, *, project: str | None = None, run_id: str | None = None) -> bool:
+        """Record ``src -> dst``; the project is the run's unless given. Returns False if it existed.
+
+        Raises:
+            RegistryError: neither ``project`` nor ``run_id`` given, or a self-edge.
+        """
+
+        def write(conn: Connection) -> bool:
+            proj = project
+            if proj is None:
+                if run_id is None:
+                    raise RegistryError(f"lineage edge {src} -> {dst} needs project= or run_id=")
+                proj = runs.get(conn, run_id).project
+            return lineage.add_edge(conn, project=proj, src=src, dst=dst, run_id=run_id)
+
+        return run_write(self._engine, write)
+
+    # ---------------------------------------------------------------- training sets
+
+    def register_training_set(
+        self,
+        project: str,
+        name: str,
+        *,
+        service: str,
+        service_version: int,
+        entity_source: TableVersion | dict[str, Any],
+        feature_tables: Sequence[TableVersion | dict[str, Any]],
+        features: Sequence[str],
+        output: TableVersion | dict[str, Any],
+        row_count: int,
+        checksum: str,
+        actor: str,
+        run_id: str | None = None,
+    ) -> int:
+        """Register the next version of a training set with its pinned inputs and lineage; returns the version."""
+        return run_write(
+            self._engine,
+            lambda conn: training.register(
+                conn, project=project, name=name, service=service, service_version=service_version,
+                entity_source=entity_source, feature_tables=list(feature_tables), features=list(features),
+                output=output, row_count=row_count, checksum=checksum, actor=actor, run_id=run_id,
+            ),
+        )
+
+    def register_model(
+        self, project: str, name: str, *, training_set: str, training_set_version: int, actor: str, uri: str = "",
+        run_id: str | None = None,
+    ) -> None:
+        """Record a model trained on a training set version (lineage leaf)."""
+        run_write(
+            self._engine,
+            lambda conn: training.register_model(
+                conn, project=project, name=name, uri=uri, training_set=training_set,
+                training_set_version=training_set_version, actor=actor, run_id=run_id,
+            ),
+        )
+
+
+def open_registry(url: str, *, connect_timeout_s: float = 5, ready: bool = True) -> Registry:
+    """Connect to a registry database.
+
+    Args:
+        url: SQLAlchemy URL: ``postgresql+psycopg://...`` or ``sqlite:///path``.
+        connect_timeout_s: give up connecting after this many seconds.
+        ready: call :meth:`Registry.ensure_ready` (SQLite auto-migrates; PostgreSQL must be
+            migrated). Pass False for ``migrate`` itself.
+
+    Raises:
+        ServiceUnavailableError: the database did not answer within the timeout.
+        RegistryError: a bad URL, or PostgreSQL migrations are behind.
+    """
+    engine = make_engine(url, connect_timeout_s=connect_timeout_s)
+    try:
+        check_connection(engine)
+        registry = Registry(engine)
+        if ready:
+            registry.ensure_ready()
+    except BaseException:
+        engine.dispose()
+        raise
+    return registry

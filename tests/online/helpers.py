@@ -1,0 +1,44 @@
+"""Helpers shared by the online-store tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+def unique_project() -> str:
+    """A project name no other test (or engineer) uses, so keys never collide."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+def feast_store(tmp: Path, project: str, nodes: list[str], ttl: timedelta = timedelta(days=1)) -> tuple[Any, Any, Any]:
+    """A Feast FeatureStore on the cluster with one entity and two views (applied)."""
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
+    from feast.repo_config import RegistryConfig
+    from feast.types import Bool, Float32, Float64, Int64, String
+
+    config = RepoConfig(
+        project=project,
+        provider="local",
+        registry=RegistryConfig(path=str(tmp / "registry.db")),
+        online_store={"type": "redis", "redis_type": "redis_cluster", "connection_string": ",".join(nodes)},
+        entity_key_serialization_version=3,
+    )
+    store = FeatureStore(config=config)
+    driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
+    source = FileSource(path=str(tmp / "unused.parquet"), timestamp_field="event_timestamp")
+    stats = FeatureView(
+        name="driver_stats", entities=[driver], ttl=ttl, source=source, online=True,
+        schema=[Field(name="driver_id", dtype=Int64), Field(name="conv_rate", dtype=Float64),
+                Field(name="trips", dtype=Int64), Field(name="city", dtype=String),
+                Field(name="active", dtype=Bool), Field(name="score", dtype=Float32)],
+    )
+    profile = FeatureView(
+        name="driver_profile", entities=[driver], ttl=ttl, source=source, online=True,
+        schema=[Field(name="driver_id", dtype=Int64), Field(name="rating", dtype=Float64),
+                Field(name="vehicle", dtype=String)],
+    )
+    store.apply([driver, stats, profile])
+    return store, stats, profile
