@@ -24,7 +24,11 @@ merchant_risk_stats = FeatureView(
     schema=[
         Field(name="merchant_id", dtype=Int64),
         Field(name="merchant_txn_count_30d", dtype=Int64, description="Transactions in the last 30 days"),
-        Field(name="chargeback_rate_30d", dtype=Float64, description="Share of transactions charged back, 30 days"),
+        Field(
+            name="chargeback_rate_30d",
+            dtype=Float64,
+            description="Share of transactions charged back, 30 days",
+        ),
         Field(name="refund_rate_30d", dtype=Float64, description="Share of transactions refunded, 30 days"),
         Field(name="mean_ticket_30d", dtype=Float64, description="Mean transaction amount, 30 days"),
     ],

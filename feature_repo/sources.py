@@ -16,7 +16,8 @@ from feast.data_format import DeltaFormat
 from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, feature_table_name
 
 STORAGE_ROOT = (
-    os.environ.get("FEATURELAKE_STORAGE_ROOT") or str(Path(__file__).resolve().parent.parent / ".featurelake" / "data")
+    os.environ.get("FEATURELAKE_STORAGE_ROOT")
+    or str(Path(__file__).resolve().parent.parent / ".featurelake" / "data")
 ).rstrip("/")
 
 

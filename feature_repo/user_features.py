@@ -29,10 +29,24 @@ user_transaction_stats = FeatureView(
     ttl=timedelta(days=2),
     schema=[
         Field(name="user_id", dtype=Int64),
-        *[Field(name=f"txn_count_{w}", dtype=Int64, description=f"Card transactions in the last {w}") for w in WINDOWS],
-        *[Field(name=f"txn_amount_sum_{w}", dtype=Float64, description=f"Total amount spent in the last {w}") for w in WINDOWS],
-        *[Field(name=f"txn_amount_mean_{w}", dtype=Float64, description=f"Mean ticket in the last {w}") for w in WINDOWS],
-        *[Field(name=f"txn_amount_max_{w}", dtype=Float64, description=f"Largest ticket in the last {w}") for w in WINDOWS],
+        *[
+            Field(name=f"txn_count_{w}", dtype=Int64, description=f"Card transactions in the last {w}")
+            for w in WINDOWS
+        ],
+        *[
+            Field(
+                name=f"txn_amount_sum_{w}", dtype=Float64, description=f"Total amount spent in the last {w}"
+            )
+            for w in WINDOWS
+        ],
+        *[
+            Field(name=f"txn_amount_mean_{w}", dtype=Float64, description=f"Mean ticket in the last {w}")
+            for w in WINDOWS
+        ],
+        *[
+            Field(name=f"txn_amount_max_{w}", dtype=Float64, description=f"Largest ticket in the last {w}")
+            for w in WINDOWS
+        ],
     ],
     source=user_transaction_stats_source,
     online=True,

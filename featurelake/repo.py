@@ -16,6 +16,7 @@ Every problem is collected before anything is raised, as ONE
 * duplicate names (entities; feature views and on-demand views share one namespace;
   services; data sources; two ViewSpecs for one view),
 * a feature view naming an entity the repo does not define, or whose schema lacks a join key,
+* an on-demand view whose source view is not in the repo,
 * a feature service naming a view or a feature that does not exist,
 * a ViewSpec for an unknown view; aggregation outputs that differ from the view's schema;
   join keys of the transform that differ from the view's; Z-order or expectation columns that
@@ -47,7 +48,14 @@ from featurelake.spec import (
     expectation_columns,
 )
 
-_ALWAYS_IGNORED = [".git", ".feastignore", ".venv", "**/.ipynb_checkpoints", "**/.pytest_cache", "**/__pycache__"]
+_ALWAYS_IGNORED = [
+    ".git",
+    ".feastignore",
+    ".venv",
+    "**/.ipynb_checkpoints",
+    "**/.pytest_cache",
+    "**/__pycache__",
+]
 
 
 @dataclass
@@ -179,7 +187,13 @@ def _assigned_names(file: Path) -> set[str]:
         return set()
     names: set[str] = set()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         for target in targets:
             names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
     return names
@@ -225,7 +239,9 @@ def _import_all(root: Path, problems: list[str], warned: list[str]) -> Iterator[
                     module = importlib.import_module(_module_name(root, file))
                 warned.extend(f"{rel}: {w.category.__name__}: {w.message}" for w in caught)
             except Exception as err:  # noqa: BLE001 - any import failure is a definition problem
-                problems.append(f"{rel}: failed to import: {_describe(err, file)}; fix the file or list it in .feastignore")
+                problems.append(
+                    f"{rel}: failed to import: {_describe(err, file)}; fix the file or list it in .feastignore"
+                )
                 continue
             assigned = _assigned_names(file)
             for attr in sorted(vars(module)):
@@ -285,7 +301,9 @@ def load_repo(path: str | Path) -> RepoContents:
     """
     root = Path(path).resolve()
     if not root.is_dir():
-        raise DefinitionError(f"feature repo {str(path)!r} is not a folder; pass the folder holding feature_store.yaml")
+        raise DefinitionError(
+            f"feature repo {str(path)!r} is not a folder; pass the folder holding feature_store.yaml"
+        )
     problems: list[str] = []
     contents = RepoContents(path=root)
     seen: dict[int, _Found] = {}
@@ -372,13 +390,24 @@ def _check_views(contents: RepoContents) -> list[str]:
                     f"repo or use one of {sorted(entity_names)}"
                 )
         if fv.batch_source is None:
-            problems.append(f"{where}: FeatureView {fv.name!r}: has no source; pass source=FileSource(...) for its feature table")
+            problems.append(
+                f"{where}: FeatureView {fv.name!r}: has no source; pass source=FileSource(...) for its feature table"
+            )
         declared = {f.name for f in fv.entity_columns}
         for ent in contents.entities:
             if ent.name in fv.entities and ent.join_key not in declared:
                 problems.append(
                     f"{where}: FeatureView {fv.name!r}: join key {ent.join_key!r} of entity {ent.name!r} is missing from "
                     f"the schema; add Field(name={ent.join_key!r}, dtype=...) to schema="
+                )
+    view_names = {v.name for v in contents.feature_views}
+    for odfv in contents.on_demand_feature_views:
+        where = _file(contents.origin(odfv))
+        for projection in getattr(odfv, "source_feature_view_projections", {}).values():
+            if projection.name not in view_names:
+                problems.append(
+                    f"{where}: OnDemandFeatureView {odfv.name!r}: source view {projection.name!r} is not defined in "
+                    f"the repo; define it or use one of {sorted(view_names)}"
                 )
     return problems
 
@@ -456,7 +485,9 @@ def _check_specs(contents: RepoContents, specs: list[_Found]) -> list[str]:
                 )
         for column in spec.zorder_by or ():
             if column not in columns:
-                problems.append(f"{label}: zorder_by column {column!r} is not a column of the view; use one of {sorted(columns)}")
+                problems.append(
+                    f"{label}: zorder_by column {column!r} is not a column of the view; use one of {sorted(columns)}"
+                )
         for expectation in spec.expectations:
             for column in expectation_columns(expectation):
                 if column not in columns:

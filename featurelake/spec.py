@@ -78,7 +78,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -130,7 +130,7 @@ def period_length(granularity: Granularity) -> timedelta:
 def _utc(ts: datetime) -> datetime:
     if ts.tzinfo is None:
         raise ValueError(f"timestamp {ts.isoformat()} is naive; pass a timezone-aware UTC datetime")
-    return ts.astimezone(timezone.utc)
+    return ts.astimezone(UTC)
 
 
 def event_date_of(event_timestamp: datetime) -> date:
@@ -160,7 +160,7 @@ def partitions_covering(lo: datetime, hi: datetime) -> tuple[date, date]:
 
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def period_ends(start: date, end: date, granularity: Granularity) -> list[datetime]:
@@ -189,7 +189,9 @@ def _parse_window(value: Any) -> Any:
     if isinstance(value, str):
         match = _WINDOW.match(value)
         if not match:
-            raise ValueError(f"window {value!r} is not like '7d' or '12h'; use days (d) or hours (h) or a timedelta")
+            raise ValueError(
+                f"window {value!r} is not like '7d' or '12h'; use days (d) or hours (h) or a timedelta"
+            )
         n, unit = int(match.group(1)), match.group(2)
         return timedelta(days=n) if unit == "d" else timedelta(hours=n)
     return value
@@ -231,7 +233,9 @@ class Aggregation(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> Aggregation:
         if self.window <= timedelta(0) or self.window % timedelta(hours=1) != timedelta(0):
-            raise ValueError(f"window {self.window} must be a positive whole number of hours or days, e.g. '7d'")
+            raise ValueError(
+                f"window {self.window} must be a positive whole number of hours or days, e.g. '7d'"
+            )
         if self.column is None and self.function != "count":
             raise ValueError(f"function {self.function!r} needs a column; only 'count' may omit it")
         for label, value in (("column", self.column), ("name", self.name)):
@@ -287,7 +291,9 @@ class AggregationTransform(_Frozen):
             names[out] = names.get(out, 0) + 1
         for out, n in names.items():
             if n > 1:
-                problems.append(f"output name {out!r} is produced by {n} aggregations; give each a distinct name=")
+                problems.append(
+                    f"output name {out!r} is produced by {n} aggregations; give each a distinct name="
+                )
             if out in SYSTEM_COLUMNS or out in self.entity_columns.values():
                 problems.append(f"output name {out!r} collides with a key or system column; rename it")
         if problems:
@@ -414,7 +420,9 @@ class SparkTransform(_Frozen):
             problems.append(f"lookback {self.lookback} is negative; use timedelta(0) or more")
         unknown = sorted(set(self.timestamp_columns) - set(self.sources))
         if unknown:
-            problems.append(f"timestamp_columns names {unknown} which are not in sources {list(self.sources)}")
+            problems.append(
+                f"timestamp_columns names {unknown} which are not in sources {list(self.sources)}"
+            )
         try:
             params = inspect.signature(self.function).parameters
             if len(params) < 2:
@@ -477,7 +485,9 @@ class ValueRange(_Frozen):
         if self.min_value is None and self.max_value is None:
             raise ValueError(f"ValueRange on {self.column!r} has no bound; give min_value and/or max_value")
         if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
-            raise ValueError(f"ValueRange on {self.column!r}: min_value {self.min_value} > max_value {self.max_value}")
+            raise ValueError(
+                f"ValueRange on {self.column!r}: min_value {self.min_value} > max_value {self.max_value}"
+            )
         return self
 
 
@@ -519,10 +529,14 @@ class RowCount(_Frozen):
         return self
 
 
-Expectation = Annotated[NotNull | ValueRange | AllowedValues | UniqueKeys | RowCount, Field(discriminator="kind")]
+Expectation = Annotated[
+    NotNull | ValueRange | AllowedValues | UniqueKeys | RowCount, Field(discriminator="kind")
+]
 
 
-def expectation_columns(expectation: NotNull | ValueRange | AllowedValues | UniqueKeys | RowCount) -> tuple[str, ...]:
+def expectation_columns(
+    expectation: NotNull | ValueRange | AllowedValues | UniqueKeys | RowCount,
+) -> tuple[str, ...]:
     """Columns an expectation names explicitly (empty for key/row-count expectations)."""
     if isinstance(expectation, NotNull):
         return expectation.columns or ()
@@ -578,7 +592,8 @@ class ViewSpec(_Frozen):
         non_breaking = {
             **non_breaking,
             "expectations": sorted(
-                (e.model_dump(mode="json") for e in self.expectations), key=lambda d: json.dumps(d, sort_keys=True)
+                (e.model_dump(mode="json") for e in self.expectations),
+                key=lambda d: json.dumps(d, sort_keys=True),
             ),
             "zorder_by": list(self.zorder_by) if self.zorder_by is not None else None,
         }

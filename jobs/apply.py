@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,7 +82,8 @@ def definitions_from_repo(contents: Any) -> Definitions:
                 name=fv.name,
                 entities=tuple(fv.entities),
                 features=tuple(
-                    FeatureDef(f.name, str(f.dtype), f.description or "", dict(f.tags or {})) for f in fv.features
+                    FeatureDef(f.name, str(f.dtype), f.description or "", dict(f.tags or {}))
+                    for f in fv.features
                 ),
                 ttl=fv.ttl,
                 source=getattr(fv.batch_source, "name", "") or "",
@@ -89,6 +92,29 @@ def definitions_from_repo(contents: Any) -> Definitions:
                 owner=fv.owner or "",
                 tags=dict(fv.tags or {}),
                 definition=definition,
+            )
+        )
+    for odfv in getattr(contents, "on_demand_feature_views", []):
+        # On-demand views are computed at request time: no entities, TTL or table of their own.
+        udf = getattr(getattr(odfv, "feature_transformation", None), "udf_string", "") or ""
+        inputs = sorted(getattr(odfv, "source_feature_view_projections", {}) or {}) + sorted(
+            getattr(odfv, "source_request_sources", {}) or {}
+        )
+        views.append(
+            ViewDef(
+                name=odfv.name,
+                entities=(),
+                features=tuple(
+                    FeatureDef(f.name, str(f.dtype), f.description or "", dict(f.tags or {}))
+                    for f in odfv.features
+                ),
+                ttl=timedelta(0),
+                source=",".join(inputs),
+                transformation=udf,
+                description=odfv.description or "",
+                owner=odfv.owner or "",
+                tags=dict(odfv.tags or {}),
+                definition={"on_demand": True, "mode": getattr(odfv, "mode", "")},
             )
         )
     services = tuple(
@@ -129,7 +155,9 @@ def feast_repo_config(repo_path: Path, *, project: str, registry_url: str, onlin
 
     file = repo_path / "feature_store.yaml"
     if not file.is_file():
-        raise ConfigError(f"feature repo {str(repo_path)!r} has no feature_store.yaml; create one (see feature_repo/)")
+        raise ConfigError(
+            f"feature repo {str(repo_path)!r} has no feature_store.yaml; create one (see feature_repo/)"
+        )
     raw = yaml.safe_load(os.path.expandvars(file.read_text())) or {}
     raw["project"] = project
     if registry_url.startswith("postgresql"):
@@ -158,7 +186,12 @@ def apply_feast(contents: Any, config: Any) -> None:
     store = FeatureStore(config=config)
     feast_repo = contents.to_feast()
     to_apply, to_delete, _, _ = extract_objects_for_apply_delete(config.project, store.registry, feast_repo)
-    store.apply(to_apply, objects_to_delete=to_delete, partial=False)
+    with warnings.catch_warnings():
+        # Feast's notice about on-demand views being experimental is not a problem of the repo.
+        warnings.filterwarnings(
+            "ignore", message="On demand feature view is an experimental", category=RuntimeWarning
+        )
+        store.apply(to_apply, objects_to_delete=to_delete, partial=False)
 
 
 def plan_repo(registry: Registry, *, project: str, repo_path: Path) -> Plan:
@@ -191,8 +224,12 @@ def apply_repo(
     contents, defs = load_definitions(repo_path)
     registry.plan(project, defs)  # validates: no Feast write for definitions we would refuse
     if feast:
-        apply_feast(contents, feast_repo_config(repo_path, project=project, registry_url=registry_url,
-                                                online_nodes=online_nodes))
+        apply_feast(
+            contents,
+            feast_repo_config(
+                repo_path, project=project, registry_url=registry_url, online_nodes=online_nodes
+            ),
+        )
     return registry.apply_definitions(project, defs, actor=actor, status=status)
 
 

@@ -202,12 +202,15 @@ class _Heartbeat:
 
 
 def _drop_table_folder(lakehouse: Lakehouse, name: str) -> None:
+    import pyarrow.fs as pafs
+
     try:
         fs = lakehouse.storage.filesystem()
-        fs.delete_dir(lakehouse.storage.table_path(name))
+        path = lakehouse.storage.table_path(name)
+        if fs.get_file_info(path).type != pafs.FileType.NotFound:
+            fs.delete_dir(path)
     except Exception as err:  # noqa: BLE001 - staging cleanup is best effort; the folder is private to the run
-        if "not found" not in str(err).lower() and "does not exist" not in str(err).lower():
-            log.warning("could not remove staging table %s: %s", name, err)
+        log.warning("could not remove staging table %s: %s", name, err)
 
 
 def run_dir(settings: Settings, run_id: str) -> Path:

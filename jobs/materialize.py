@@ -79,8 +79,12 @@ def redis_target(settings: Settings, *, batch_size: int = 2000) -> Any:
             "FEATURELAKE_ONLINE_NODES=127.0.0.1:7101,..., or run `featurelake services up`"
         )
     return RedisTarget(
-        nodes=tuple(settings.online.nodes), project=settings.project, password=settings.online.password(),
-        ssl=settings.online.ssl, key_ttl_seconds=settings.online.key_ttl_seconds, batch_size=batch_size,
+        nodes=tuple(settings.online.nodes),
+        project=settings.project,
+        password=settings.online.password(),
+        ssl=settings.online.ssl,
+        key_ttl_seconds=settings.online.key_ttl_seconds,
+        batch_size=batch_size,
     )
 
 
@@ -162,17 +166,34 @@ def materialize_view(
         )
     version_label = f"{vv.major}.{vv.minor}"
     delta_version = lakehouse.version(vv.table_name)
-    params = {"view": view, "version": version_label, "start": start, "end": end, "incremental": incremental,
-              "table": vv.table_name, "delta_version": delta_version}
+    params = {
+        "view": view,
+        "version": version_label,
+        "start": start,
+        "end": end,
+        "incremental": incremental,
+        "table": vv.table_name,
+        "delta_version": delta_version,
+    }
     run_id = registry.start_run(settings.project, "materialize", params, actor, target=view)
     try:
         with _Heartbeat(registry, run_id):
             from pyspark.sql import functions as F
 
-            date_range = partitions_covering(start or datetime(1970, 1, 2, tzinfo=UTC), end - timedelta(microseconds=1))
-            columns = [*online_view.join_key_names, EVENT_TIMESTAMP, CREATED_TIMESTAMP, *online_view.feature_names]
+            date_range = partitions_covering(
+                start or datetime(1970, 1, 2, tzinfo=UTC), end - timedelta(microseconds=1)
+            )
+            columns = [
+                *online_view.join_key_names,
+                EVENT_TIMESTAMP,
+                CREATED_TIMESTAMP,
+                *online_view.feature_names,
+            ]
             df = lakehouse.read(
-                spark, vv.table_name, version=delta_version, columns=columns,
+                spark,
+                vv.table_name,
+                version=delta_version,
+                columns=columns,
                 date_range=date_range if start is not None else None,
             )
             cond = F.col(EVENT_TIMESTAMP) < F.lit(end)
@@ -180,25 +201,48 @@ def materialize_view(
                 cond = cond & (F.col(EVENT_TIMESTAMP) >= F.lit(start))
             stats = write_online(df.where(cond), view=online_view, target=target, partitions=partitions)
     except BaseException as err:
-        registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}",
-                            inputs=[{"table": vv.table_name, "version": delta_version}])
+        registry.finish_run(
+            run_id,
+            status="failed",
+            error=f"{type(err).__name__}: {err}",
+            inputs=[{"table": vv.table_name, "version": delta_version}],
+        )
         raise
     online_node = f"redis://{settings.project}/{view}"
     registry.finish_run(
-        run_id, status="succeeded", rows_in=stats.written + stats.skipped_older, rows_out=stats.written,
+        run_id,
+        status="succeeded",
+        rows_in=stats.written + stats.skipped_older,
+        rows_out=stats.written,
         inputs=[{"table": vv.table_name, "version": delta_version}],
         outputs=[{"table": online_node, "version": None}],
         report={"skipped_older": stats.skipped_older, "nodes": list(target.nodes)},
         lineage_edges=[(Node.delta_output(vv.table_name, delta_version), Node.data_source(online_node))],
     )
     registry.set_watermark(settings.project, view, vv.major, WATERMARK, end, actor=actor, run_id=run_id)
-    return MaterializeResult(run_id, view, version_label, vv.table_name, delta_version, start, end,
-                             stats.written, stats.skipped_older)
+    return MaterializeResult(
+        run_id,
+        view,
+        version_label,
+        vv.table_name,
+        delta_version,
+        start,
+        end,
+        stats.written,
+        stats.skipped_older,
+    )
 
 
 def run(
-    *, settings: Settings, view: str, actor: str, start: datetime | None = None, end: datetime | None = None,
-    incremental: bool = False, version: str | None = None, spark: SparkSession | None = None,
+    *,
+    settings: Settings,
+    view: str,
+    actor: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    incremental: bool = False,
+    version: str | None = None,
+    spark: SparkSession | None = None,
 ) -> MaterializeResult:
     """Open the registry, the lakehouse and (unless given) a Spark session, then materialize."""
     from lakehouse.spark import build_spark_session
@@ -212,8 +256,16 @@ def run(
             app_name=f"featurelake-materialize-{view}", master=settings.spark.master, conf=settings.spark.conf
         )
         return materialize_view(
-            spark, settings=settings, registry=registry, lakehouse=lakehouse, view=view, actor=actor, start=start,
-            end=end, incremental=incremental, version=version,
+            spark,
+            settings=settings,
+            registry=registry,
+            lakehouse=lakehouse,
+            view=view,
+            actor=actor,
+            start=start,
+            end=end,
+            incremental=incremental,
+            version=version,
         )
     finally:
         registry.dispose()
@@ -238,16 +290,21 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("give --start TS --end TS, or --incremental")
         settings = load_settings(args.config)
         result = run(
-            settings=settings, view=args.view, actor=resolve_actor(args.actor),
+            settings=settings,
+            view=args.view,
+            actor=resolve_actor(args.actor),
             start=parse_timestamp(args.start, option="--start") if args.start else None,
             end=parse_timestamp(args.end, option="--end") if args.end else None,
-            incremental=args.incremental, version=args.version,
+            incremental=args.incremental,
+            version=args.version,
         )
     except FeatureStoreError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1
-    print(f"materialized {result.view} v{result.version} (Delta version {result.delta_version}): "
-          f"{result.written} entities written, {result.skipped_older} already newer; run {result.run_id}")
+    print(
+        f"materialized {result.view} v{result.version} (Delta version {result.delta_version}): "
+        f"{result.written} entities written, {result.skipped_older} already newer; run {result.run_id}"
+    )
     return 0
 
 

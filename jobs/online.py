@@ -28,8 +28,14 @@ from lakehouse.online import (
 )
 
 _FEAST_DTYPE_KIND: dict[str, str] = {
-    "Int32": "int32", "Int64": "int64", "Float32": "float", "Float64": "double", "String": "string",
-    "Bytes": "bytes", "Bool": "bool", "UnixTimestamp": "unix_timestamp",
+    "Int32": "int32",
+    "Int64": "int64",
+    "Float32": "float",
+    "Float64": "double",
+    "String": "string",
+    "Bytes": "bytes",
+    "Bool": "bool",
+    "UnixTimestamp": "unix_timestamp",
 }
 _ARRAY = re.compile(r"^Array\((\w+)\)$")
 
@@ -94,8 +100,13 @@ class FeatureCatalog:
 
     @classmethod
     def from_feast(
-        cls, project: str, *, feature_views: Sequence[Any] = (), on_demand_feature_views: Sequence[Any] = (),
-        feature_services: Sequence[Any] = (), statuses: Mapping[str, str] | None = None,
+        cls,
+        project: str,
+        *,
+        feature_views: Sequence[Any] = (),
+        on_demand_feature_views: Sequence[Any] = (),
+        feature_services: Sequence[Any] = (),
+        statuses: Mapping[str, str] | None = None,
     ) -> FeatureCatalog:
         """Build a catalog from Feast objects (e.g. ``featurelake.repo.load_repo(...)``'s)."""
         services = {
@@ -110,7 +121,9 @@ class FeatureCatalog:
             statuses=dict(statuses or {}),
         )
 
-    def resolve(self, *, features: Sequence[str] | None, feature_service: str | None) -> list[tuple[str, str]]:
+    def resolve(
+        self, *, features: Sequence[str] | None, feature_service: str | None
+    ) -> list[tuple[str, str]]:
         """``[(view, feature)]`` for a feature list or a service, in request order.
 
         Raises:
@@ -118,9 +131,11 @@ class FeatureCatalog:
                 archived or draft view (every problem listed).
         """
         if bool(features) == bool(feature_service):
-            raise InvalidRequestError("give either features=[...] or feature_service=..., not both or neither")
+            raise InvalidRequestError(
+                "give either features=[...] or feature_service=..., not both or neither"
+            )
         if feature_service:
-            name = feature_service.split(":")[0]
+            name = feature_service if feature_service in self.services else feature_service.split(":")[0]
             if name not in self.services:
                 raise InvalidRequestError(
                     f"feature service {feature_service!r} does not exist; known services: {sorted(self.services)}"
@@ -132,7 +147,9 @@ class FeatureCatalog:
             for ref in features or []:
                 view, sep, feat = ref.partition(":")
                 if not sep or not view or not feat:
-                    bad.append(f"feature reference {ref!r} is not 'view:feature'; write e.g. 'driver_stats:conv_rate'")
+                    bad.append(
+                        f"feature reference {ref!r} is not 'view:feature'; write e.g. 'driver_stats:conv_rate'"
+                    )
                     continue
                 refs.append((view, feat))
             if bad:
@@ -158,7 +175,9 @@ class FeatureCatalog:
             elif view in self.on_demand:
                 names = [f.name for f in self.on_demand[view].features]
                 if feat not in names:
-                    problems.append(f"on-demand view {view!r} has no feature {feat!r}; its features are {names}")
+                    problems.append(
+                        f"on-demand view {view!r} has no feature {feat!r}; its features are {names}"
+                    )
             else:
                 problems.append(
                     f"unknown feature view {view!r} in {view}:{feat}; known views: "
@@ -194,13 +213,15 @@ class OnlineResponse:
         """Feast's feature server response shape: ``{"metadata": {"feature_names"}, "results": [...]}``."""
         results = []
         for values, statuses, stamps in zip(self.values, self.statuses, self.event_timestamps, strict=True):
-            results.append({
-                "values": [_jsonable(v) for v in values],
-                "statuses": [s.value for s in statuses],
-                "event_timestamps": [
-                    (t or datetime(1970, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps
-                ],
-            })
+            results.append(
+                {
+                    "values": [_jsonable(v) for v in values],
+                    "statuses": [s.value for s in statuses],
+                    "event_timestamps": [
+                        (t or datetime(1970, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps
+                    ],
+                }
+            )
         return {"metadata": {"feature_names": list(self.names)}, "results": results}
 
 
@@ -218,7 +239,9 @@ def _rows(entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
     if isinstance(entity_rows, Mapping):
         lengths = {k: len(v) for k, v in entity_rows.items()}
         if len(set(lengths.values())) > 1:
-            raise InvalidRequestError(f"entity columns have different lengths {lengths}; give one value per row in each")
+            raise InvalidRequestError(
+                f"entity columns have different lengths {lengths}; give one value per row in each"
+            )
         n = next(iter(lengths.values()), 0)
         return [{k: entity_rows[k][i] for k in entity_rows} for i in range(n)]
     return [dict(r) for r in entity_rows]
@@ -239,12 +262,21 @@ class OnlineFeatureClient:
 
     @classmethod
     def connect(
-        cls, catalog: FeatureCatalog, nodes: Sequence[str], *, password: str | None = None, ssl: bool = False,
+        cls,
+        catalog: FeatureCatalog,
+        nodes: Sequence[str],
+        *,
+        password: str | None = None,
+        ssl: bool = False,
         retry: RetryPolicy | None = None,
     ) -> OnlineFeatureClient:
         """Connect to the cluster at ``nodes`` (the slot map is read now: fails fast if it is down)."""
         client = ClusterClient(
-            nodes, password=password, ssl=ssl, socket_timeout=1.0, connect_timeout=0.5,
+            nodes,
+            password=password,
+            ssl=ssl,
+            socket_timeout=1.0,
+            connect_timeout=0.5,
             retry=retry or RetryPolicy(max_attempts=3, backoff_initial=0.05, deadline_seconds=3.0),
         )
         client.refresh()
@@ -292,7 +324,9 @@ class OnlineFeatureClient:
             odfv = cat.on_demand[name]
             for proj in odfv.source_feature_view_projections.values():
                 if proj.name not in cat.views:
-                    raise InvalidRequestError(f"on-demand view {name!r} reads view {proj.name!r}, which is not online")
+                    raise InvalidRequestError(
+                        f"on-demand view {name!r} reads view {proj.name!r}, which is not online"
+                    )
                 for f in proj.features:
                     if f.name not in needed.setdefault(proj.name, []):
                         needed[proj.name].append(f.name)
@@ -308,7 +342,9 @@ class OnlineFeatureClient:
             )
         missing = sorted(f for f in request_fields if any(f not in r for r in rows))
         if missing:
-            problems.append(f"request data {missing} is missing from some entity rows; on-demand features need it")
+            problems.append(
+                f"request data {missing} is missing from some entity rows; on-demand features need it"
+            )
         if problems:
             raise InvalidRequestError(problems)
         columns = self.reader.read(
@@ -331,7 +367,9 @@ class OnlineFeatureClient:
         return OnlineResponse(names, values, statuses, stamps)
 
 
-def _run_on_demand(odfv: Any, by_ref: dict[str, FeatureColumn], rows: list[dict[str, Any]]) -> dict[str, FeatureColumn]:
+def _run_on_demand(
+    odfv: Any, by_ref: dict[str, FeatureColumn], rows: list[dict[str, Any]]
+) -> dict[str, FeatureColumn]:
     """Run one on-demand view over looked-up values and request data."""
     inputs: dict[str, list[Any]] = {}
     for proj in odfv.source_feature_view_projections.values():
@@ -365,9 +403,125 @@ def _run_on_demand(odfv: Any, by_ref: dict[str, FeatureColumn], rows: list[dict[
     return result
 
 
-def catalog_from_repo(repo: Any, project: str, *, status_of: Callable[[], Mapping[str, str]] | None = None) -> FeatureCatalog:
+def catalog_from_repo(
+    repo: Any, project: str, *, status_of: Callable[[], Mapping[str, str]] | None = None
+) -> FeatureCatalog:
     """A catalog from a loaded feature repo (``featurelake.repo.load_repo``) and registry statuses."""
     return FeatureCatalog.from_feast(
-        project, feature_views=repo.feature_views, on_demand_feature_views=repo.on_demand_feature_views,
-        feature_services=repo.feature_services, statuses=status_of() if status_of else None,
+        project,
+        feature_views=repo.feature_views,
+        on_demand_feature_views=repo.on_demand_feature_views,
+        feature_services=repo.feature_services,
+        statuses=status_of() if status_of else None,
+    )
+
+
+def load_catalog(settings: Any, *, registry: Any | None = None) -> FeatureCatalog:
+    """The catalog for ``settings.project``: the feature repo's views, on-demand views and services,
+    with statuses (and versioned services ``name:vN``) from the registry when one is given.
+
+    Raises:
+        DefinitionError: the feature repo does not load.
+        RegistryError: the registry cannot be read.
+    """
+    from pathlib import Path
+
+    repo_path = Path(settings.feature_repo)
+    views: list[Any] = []
+    odfvs: list[Any] = []
+    services: list[Any] = []
+    if repo_path.is_dir():
+        from featurelake.repo import load_repo
+
+        repo = load_repo(repo_path)
+        views, odfvs, services = repo.feature_views, repo.on_demand_feature_views, repo.feature_services
+    catalog = FeatureCatalog.from_feast(
+        settings.project, feature_views=views, on_demand_feature_views=odfvs, feature_services=services
+    )
+    if registry is not None:
+        for vv in registry.list_views(settings.project):
+            catalog.statuses[vv.name] = vv.status
+            catalog.views.setdefault(vv.name, online_view_from_registry(vv))
+        for sv in registry.list_services(settings.project):
+            feats = [(f.view, tuple(f.features)) for f in sv.views]
+            catalog.services.setdefault(sv.name, feats)
+            catalog.services[f"{sv.name}:v{sv.version}"] = feats
+    return catalog
+
+
+def connect(settings: Any, catalog: FeatureCatalog) -> OnlineFeatureClient:
+    """An SDK client for ``settings.online`` (fails fast if the cluster is down).
+
+    Raises:
+        ConfigError: no nodes configured.
+        ServiceUnavailableError: the cluster does not answer.
+    """
+    return OnlineFeatureClient.connect(
+        catalog, settings.online.nodes, password=settings.online.password(), ssl=settings.online.ssl
+    )
+
+
+def _offline_latest(spark: Any, lakehouse: Any, vv: Any, view: OnlineView, now: datetime) -> Any:
+    from pyspark.sql import functions as F
+
+    from lakehouse.online.spark_writer import latest_per_entity
+
+    cols = [*view.join_key_names, "event_timestamp", "created_timestamp", *view.feature_names]
+    df = lakehouse.read(spark, vv.table_name, columns=cols).where(F.col("event_timestamp") <= F.lit(now))
+    return latest_per_entity(df, join_keys=view.join_key_names)
+
+
+def check_online(
+    spark: Any,
+    *,
+    settings: Any,
+    registry: Any,
+    lakehouse: Any,
+    view: str,
+    sample: int,
+    seed: int = 0,
+    now: datetime | None = None,
+) -> Any:
+    """Compare online values with the offline latest-as-of-now values for ``sample`` entities.
+
+    Returns:
+        A :class:`lakehouse.online.consistency.CheckReport`.
+
+    Raises:
+        RegistryError: unknown or archived view.
+        ServiceUnavailableError: Redis is down.
+    """
+    from pyspark.sql import functions as F
+
+    from lakehouse.online.consistency import compare
+
+    vv = registry.assert_usable(settings.project, view, None, "serve")
+    online_view = online_view_from_registry(vv)
+    now = now or datetime.now(UTC)
+    latest = _offline_latest(spark, lakehouse, vv, online_view, now)
+    rows = [r.asDict() for r in latest.orderBy(F.rand(seed)).limit(sample).collect()]
+    client = connect(settings, FeatureCatalog(settings.project)).client
+    return compare(OnlineReader(client, project=settings.project), online_view, rows, now=now)
+
+
+def estimate_online_size(
+    spark: Any, *, settings: Any, registry: Any, lakehouse: Any, view: str, sample: int, seed: int = 0
+) -> Any:
+    """Estimate the view's Redis memory from ``sample`` of its entities.
+
+    Returns:
+        A :class:`lakehouse.online.sizing.SizeEstimate`.
+    """
+    from pyspark.sql import functions as F
+
+    from lakehouse.online.sizing import estimate_size
+
+    vv = registry.assert_usable(settings.project, view, None, "serve")
+    online_view = online_view_from_registry(vv)
+    keys_df = lakehouse.read(spark, vv.table_name, columns=online_view.join_key_names).distinct()
+    entities = keys_df.count()
+    keys = [list(r) for r in keys_df.orderBy(F.rand(seed)).limit(sample).collect()]
+    client = connect(settings, FeatureCatalog(settings.project)).client
+    return estimate_size(
+        client, project=settings.project, view=online_view, sample_keys=keys, entities=entities
     )

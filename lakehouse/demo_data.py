@@ -39,7 +39,23 @@ RAW_USERS = "raw_users"
 RAW_MERCHANTS = "raw_merchants"
 RAW_TRANSACTIONS = "raw_transactions"
 
-COUNTRIES: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "MX", "IN", "JP", "CA", "AU", "NG", "PL")
+COUNTRIES: tuple[str, ...] = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "ES",
+    "IT",
+    "NL",
+    "BR",
+    "MX",
+    "IN",
+    "JP",
+    "CA",
+    "AU",
+    "NG",
+    "PL",
+)
 _COUNTRY_WEIGHTS = np.array([30, 10, 9, 8, 6, 6, 4, 6, 4, 5, 4, 3, 2, 1.5, 1.5])
 # category -> (lognormal mu of the amount, relative fraud risk)
 CATEGORIES: dict[str, tuple[float, float]] = {
@@ -56,12 +72,19 @@ _CARD_TYPES = ("credit", "debit", "prepaid")
 _NULL_AMOUNT_RATE = 0.02
 _FOREIGN_RATE = 0.05
 _REFUND_RATE = 0.03
-_HOURLY = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 6, 7, 6.5, 6, 6, 6.5, 7, 7.5, 7, 6, 4.5, 3, 2])
+_HOURLY = np.array(
+    [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 6, 7, 6.5, 6, 6, 6.5, 7, 7.5, 7, 6, 4.5, 3, 2]
+)
 _US_PER_DAY = 86_400_000_000
 
 _TS = pa.timestamp("us", tz="UTC")
 USERS_SCHEMA = pa.schema(
-    [("user_id", pa.int64()), ("signup_timestamp", _TS), ("home_country", pa.string()), ("card_type", pa.string())]
+    [
+        ("user_id", pa.int64()),
+        ("signup_timestamp", _TS),
+        ("home_country", pa.string()),
+        ("card_type", pa.string()),
+    ]
 )
 MERCHANTS_SCHEMA = pa.schema(
     [
@@ -152,9 +175,13 @@ def _users(seed: int, users: int, start: date) -> tuple[pa.Table, _Population]:
     return table, population
 
 
-def _merchants(seed: int, merchants: int, start: date, population: _Population) -> tuple[pa.Table, _Population]:
+def _merchants(
+    seed: int, merchants: int, start: date, population: _Population
+) -> tuple[pa.Table, _Population]:
     rng = np.random.default_rng([seed, 1])
-    category = rng.choice(len(_CATEGORY_NAMES), size=merchants, p=[0.22, 0.1, 0.2, 0.14, 0.06, 0.1, 0.1, 0.08])
+    category = rng.choice(
+        len(_CATEGORY_NAMES), size=merchants, p=[0.22, 0.1, 0.2, 0.14, 0.06, 0.1, 0.1, 0.08]
+    )
     country = rng.choice(len(COUNTRIES), size=merchants, p=_COUNTRY_WEIGHTS / _COUNTRY_WEIGHTS.sum())
     # Zipf-like popularity over a random ranking of merchants.
     ranks = rng.permutation(merchants) + 1
@@ -173,7 +200,11 @@ def _merchants(seed: int, merchants: int, start: date, population: _Population) 
         schema=MERCHANTS_SCHEMA,
     )
     population = _Population(
-        population.user_country, population.user_weights, population.compromised, category, weights / weights.sum()
+        population.user_country,
+        population.user_weights,
+        population.compromised,
+        category,
+        weights / weights.sum(),
     )
     return table, population
 
@@ -186,7 +217,9 @@ def rows_per_day(seed: int, rows: int, days: int) -> np.ndarray:
     return rng.multinomial(rows, weights / weights.sum())
 
 
-def _day_batch(seed: int, day_index: int, day: date, n: int, first_id: int, pop: _Population) -> pa.RecordBatch:
+def _day_batch(
+    seed: int, day_index: int, day: date, n: int, first_id: int, pop: _Population
+) -> pa.RecordBatch:
     rng = np.random.default_rng([seed, 3, day_index])
     day_us = _micros(datetime(day.year, day.month, day.day, tzinfo=UTC))
     hours = rng.choice(24, size=n, p=_HOURLY / _HOURLY.sum())
@@ -218,7 +251,9 @@ def _day_batch(seed: int, day_index: int, day: date, n: int, first_id: int, pop:
             pa.array(chargeback[order]),
             pa.array(refund[order]),
             pa.array(fraud[order]),
-            pa.array(np.full(n, (day - date(1970, 1, 1)).days, dtype=np.int32), type=pa.int32()).cast(pa.date32()),
+            pa.array(np.full(n, (day - date(1970, 1, 1)).days, dtype=np.int32), type=pa.int32()).cast(
+                pa.date32()
+            ),
         ],
         schema=TRANSACTIONS_SCHEMA,
     )
@@ -300,7 +335,9 @@ def generate(
                 RAW_TRANSACTIONS,
                 pa.RecordBatchReader.from_batches(
                     TRANSACTIONS_SCHEMA,
-                    transaction_batches(rows=rows, seed=seed, start=start, days=days, users=users, merchants=merchants),
+                    transaction_batches(
+                        rows=rows, seed=seed, start=start, days=days, users=users, merchants=merchants
+                    ),
                 ),
                 ["event_date"],
             ),
@@ -315,7 +352,9 @@ def generate(
                 storage_options=options or None,
             )
     except (OSError, DeltaError) as err:
-        raise LakehouseError(f"could not write demo table {name!r} at {tables[name]!r}: {err}; check the storage root") from err
+        raise LakehouseError(
+            f"could not write demo table {name!r} at {tables[name]!r}: {err}; check the storage root"
+        ) from err
     return DemoData(
         tables=tables,
         rows={RAW_USERS: users, RAW_MERCHANTS: merchants, RAW_TRANSACTIONS: rows},

@@ -454,6 +454,7 @@ class Lakehouse:
         from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
 
         write_id = uuid.uuid4().hex
+        since = 0 if table is None else table.version() + 1
         props = CommitProperties(
             custom_metadata={_META_WRITE_ID: write_id, _META_OPERATION: operation},
             max_commit_retries=self.max_commit_retries,
@@ -506,12 +507,12 @@ class Lakehouse:
         except LakehouseError:
             raise
         except Exception as err:  # noqa: BLE001
-            if self._find_commit(name, write_id) is None:
+            if self._find_commit(name, write_id, since) is None:
                 raise LakehouseError(
                     f"committing to table {name!r} under {self.storage.describe()} failed, nothing was committed: "
                     f"{_short(err)}"
                 ) from err
-        version = self._find_commit(name, write_id)
+        version = self._find_commit(name, write_id, since)
         if version is None:
             raise LakehouseError(f"the commit to table {name!r} succeeded but its version could not be found in the log")
         return WriteInfo(
@@ -535,13 +536,25 @@ class Lakehouse:
         if new:
             table.alter.add_columns([Field.from_arrow(arrow.field(c)) for c in new])
 
-    def _find_commit(self, name: str, write_id: str) -> int | None:
+    def _find_commit(self, name: str, write_id: str, since: int) -> int | None:
+        """The version whose commit carries ``write_id``, looking at commit files ``since`` onwards.
+
+        Reads the ``_delta_log/<version>.json`` files themselves: their names are the versions, so
+        concurrent commits cannot shift the answer.
+        """
         try:
-            for entry in self._load(name).history(limit=100):
-                if entry.get(_META_WRITE_ID) == write_id:
-                    return int(entry["version"])
+            latest = self._load(name).version()
         except LakehouseError:
             return None
+        fs = self.storage.filesystem()
+        log = f"{self.storage.table_path(name)}/_delta_log"
+        for version in range(latest, max(since, 0) - 1, -1):
+            try:
+                with fs.open_input_stream(f"{log}/{version:020d}.json") as fh:
+                    if write_id.encode() in fh.read():
+                        return version
+            except (FileNotFoundError, OSError):
+                continue
         return None
 
     def _delete_uncommitted(self, name: str, adds: list[dict[str, Any]]) -> None:

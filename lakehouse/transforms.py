@@ -431,8 +431,12 @@ def to_feature_layout(
 
 def wrap_transform_errors(view: str, spec: ViewSpec, err: Exception) -> Exception:
     """Turn an error Spark raised while evaluating a view into a :class:`TransformError` when the
-    view has a custom transform (the user's code ran inside that job); keep others as they are."""
-    if isinstance(spec.transform, SparkTransform) and not isinstance(err, FeatureStoreError):
+    view has a custom transform (the user's code ran inside that job); keep others as they are.
+
+    The message keeps the first line of the original (e.g. the exception a task raised); the
+    original is the ``__cause__``.
+    """
+    if isinstance(spec.transform, SparkTransform) and not isinstance(err, TransformError | DefinitionError):
         name = getattr(spec.transform.function, "__qualname__", "?")
         first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
         wrapped = TransformError(

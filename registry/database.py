@@ -97,7 +97,9 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except (OperationalError, DBAPIError) as err:
-        cause = str(getattr(err, "orig", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        cause = (
+            str(getattr(err, "orig", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        )
         raise ServiceUnavailableError(
             f"the registry database {describe(engine)} did not answer ({cause}); start it "
             "(`featurelake services up` for the local stack) or fix registry.url / $FEATURELAKE_REGISTRY_URL"

@@ -164,7 +164,9 @@ class ServiceFeatureRow(Base):
 
     __tablename__ = "fl_feature_service_features"
     __table_args__ = (
-        UniqueConstraint("service_version_id", "view_name", "feature_name", name="fl_uq_fsf_version_view_feature"),
+        UniqueConstraint(
+            "service_version_id", "view_name", "feature_name", name="fl_uq_fsf_version_view_feature"
+        ),
         Index("fl_ix_fsf_view", "view_id", "view_major"),
     )
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -217,7 +219,9 @@ class WatermarkRow(Base):
 
 class LineageNodeRow(Base):
     __tablename__ = "fl_lineage_nodes"
-    __table_args__ = (UniqueConstraint("project_id", "kind", "name", "version", name="fl_uq_lineage_nodes_key"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "name", "version", name="fl_uq_lineage_nodes_key"),
+    )
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("fl_projects.id"))
     kind: Mapped[str] = mapped_column(String(40))
@@ -241,7 +245,9 @@ class LineageEdgeRow(Base):
 
 class TrainingSetRow(Base):
     __tablename__ = "fl_training_sets"
-    __table_args__ = (UniqueConstraint("project_id", "name", "version", name="fl_uq_training_sets_name_version"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "version", name="fl_uq_training_sets_name_version"),
+    )
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("fl_projects.id"))
     name: Mapped[str] = mapped_column(String(200))

@@ -102,7 +102,9 @@ class RegistryReader:
         with self._engine.connect() as conn:
             return views.list_views(conn, project, include_removed=include_removed)
 
-    def get_service_version(self, project: str, service: str, version: int | str | None = None) -> ServiceVersion:
+    def get_service_version(
+        self, project: str, service: str, version: int | str | None = None
+    ) -> ServiceVersion:
         """One feature service version (None = newest active, else newest non-archived).
 
         Raises:
@@ -131,7 +133,9 @@ class RegistryReader:
         with self._engine.connect() as conn:
             return views.list_sources(conn, project)
 
-    def assert_usable(self, project: str, view: str, version: str | int | None, purpose: Purpose) -> ViewVersion:
+    def assert_usable(
+        self, project: str, view: str, version: str | int | None, purpose: Purpose
+    ) -> ViewVersion:
         """The view version if it may be used for ``purpose``.
 
         Archived versions cannot be backfilled, materialized, served or trained on; drafts
@@ -157,8 +161,13 @@ class RegistryReader:
             return runs.get(conn, run_id)
 
     def list_runs(
-        self, project: str, *, kind: RunKind | None = None, status: str | None = None,
-        target: str | None = None, limit: int = 50,
+        self,
+        project: str,
+        *,
+        kind: RunKind | None = None,
+        status: str | None = None,
+        target: str | None = None,
+        limit: int = 50,
     ) -> list[Run]:
         """Runs, newest first, optionally filtered."""
         with self._engine.connect() as conn:
@@ -169,14 +178,18 @@ class RegistryReader:
         with self._engine.connect() as conn:
             return runs.last_successful(conn, project, kind, view)
 
-    def get_watermark(self, project: str, view: str, major: int, name: str = "materialize") -> datetime | None:
+    def get_watermark(
+        self, project: str, view: str, major: int, name: str = "materialize"
+    ) -> datetime | None:
         """A named watermark of a view major version (e.g. the last materialized event time)."""
         with self._engine.connect() as conn:
             return runs.get_watermark(conn, project, view, major, name)
 
     # ---------------------------------------------------------------- lineage
 
-    def lineage(self, project: str, node: Node, *, direction: Direction = "downstream", depth: int = 3) -> list[LineageEdge]:
+    def lineage(
+        self, project: str, node: Node, *, direction: Direction = "downstream", depth: int = 3
+    ) -> list[LineageEdge]:
         """Edges reachable from ``node`` within ``depth`` hops, nearest first.
 
         Raises:
@@ -200,10 +213,25 @@ class RegistryReader:
     # ---------------------------------------------------------------- audit
 
     def audit(
-        self, *, project: str | None = None, object_type: str | None = None, object_key: str | None = None,
-        object_prefix: str | None = None, action: str | None = None, since: datetime | None = None, limit: int = 100,
+        self,
+        *,
+        project: str | None = None,
+        object_type: str | None = None,
+        object_key: str | None = None,
+        object_prefix: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
     ) -> list[AuditEntry]:
         """Audit log entries, newest first."""
         with self._engine.connect() as conn:
-            return audit.entries(conn, project=project, object_type=object_type, object_key=object_key,
-                                 object_prefix=object_prefix, action=action, since=since, limit=limit)
+            return audit.entries(
+                conn,
+                project=project,
+                object_type=object_type,
+                object_key=object_key,
+                object_prefix=object_prefix,
+                action=action,
+                since=since,
+                limit=limit,
+            )

@@ -259,7 +259,9 @@ class TableVersion:
         """Accept a ``TableVersion`` or a ``{"table": ..., "version": ...}`` mapping."""
         if isinstance(value, TableVersion):
             return value
-        return cls(table=str(value["table"]), version=None if value.get("version") is None else int(value["version"]))
+        return cls(
+            table=str(value["table"]), version=None if value.get("version") is None else int(value["version"])
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """``{"table": ..., "version": ...}``."""

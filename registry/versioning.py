@@ -29,7 +29,10 @@ def table_name(view: str, major: int) -> str:
 def canonical_view(view: ViewDef, entities: dict[str, EntityDef]) -> dict[str, Any]:
     """The stored, hashed form of a view definition (entity join keys and types included)."""
     join_keys = [
-        {"name": k.name, "dtype": k.dtype} for e in view.entities if e in entities for k in entities[e].join_keys
+        {"name": k.name, "dtype": k.dtype}
+        for e in view.entities
+        if e in entities
+        for k in entities[e].join_keys
     ]
     return {
         "name": view.name,
@@ -92,7 +95,9 @@ def definition_hash(canonical: dict[str, Any]) -> str:
     return stable_hash(canonical)
 
 
-def classify(old: dict[str, Any], new: dict[str, Any]) -> tuple[Literal["unchanged", "minor", "breaking"], list[str]]:
+def classify(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[Literal["unchanged", "minor", "breaking"], list[str]]:
     """Compare two canonical view definitions.
 
     Returns:
@@ -120,7 +125,9 @@ def classify(old: dict[str, Any], new: dict[str, Any]) -> tuple[Literal["unchang
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
     # A definition from featurelake.spec.view_definition carries its own breaking/non-breaking
     # split (aggregations added = minor, source name = documentation): let it decide those parts.
-    spec_form = all(isinstance(d, dict) and {"breaking", "non_breaking"} <= set(d) for d in (old_spec, new_spec))
+    spec_form = all(
+        isinstance(d, dict) and {"breaking", "non_breaking"} <= set(d) for d in (old_spec, new_spec)
+    )
     structural = [("entities", "entities"), ("join_keys", "entity join keys/types"), ("ttl_seconds", "TTL")]
     if not spec_form:
         structural += [("source", "source"), ("transformation", "transformation")]

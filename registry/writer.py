@@ -75,7 +75,9 @@ class Registry(RegistryReader):
         """
         if status not in ("draft", "active"):
             raise RegistryError(f"apply creates versions as 'draft' or 'active', not {status!r}")
-        return run_write(self._engine, lambda conn: definitions.apply(conn, project, defs, actor=actor, status=status))
+        return run_write(
+            self._engine, lambda conn: definitions.apply(conn, project, defs, actor=actor, status=status)
+        )
 
     def set_status(
         self,
@@ -103,15 +105,28 @@ class Registry(RegistryReader):
         return run_write(
             self._engine,
             lambda conn: lifecycle.set_status(
-                conn, project=project, name=name, version=version, status=status, reason=reason, actor=actor,
-                force=force, object_type=object_type,
+                conn,
+                project=project,
+                name=name,
+                version=version,
+                status=status,
+                reason=reason,
+                actor=actor,
+                force=force,
+                object_type=object_type,
             ),
         )
 
     # ---------------------------------------------------------------- runs
 
     def start_run(
-        self, project: str, kind: RunKind, params: dict[str, Any], actor: str, *, target: str | None = None,
+        self,
+        project: str,
+        kind: RunKind,
+        params: dict[str, Any],
+        actor: str,
+        *,
+        target: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
     ) -> str:
         """Record a running job; returns its run id.
@@ -127,7 +142,9 @@ class Registry(RegistryReader):
         """
         return run_write(
             self._engine,
-            lambda conn: runs.start(conn, project=project, kind=kind, params=params, actor=actor, target=target, lease=lease),
+            lambda conn: runs.start(
+                conn, project=project, kind=kind, params=params, actor=actor, target=target, lease=lease
+            ),
         )
 
     def heartbeat(self, run_id: str, *, lease: timedelta = DEFAULT_LEASE) -> None:
@@ -168,8 +185,16 @@ class Registry(RegistryReader):
 
         def write(conn: Connection) -> None:
             project = runs.finish(
-                conn, run_id, status=status, rows_in=rows_in, rows_out=rows_out, inputs=list(inputs),
-                outputs=list(outputs), error=error, report=report, actor=actor,
+                conn,
+                run_id,
+                status=status,
+                rows_in=rows_in,
+                rows_out=rows_out,
+                inputs=list(inputs),
+                outputs=list(outputs),
+                error=error,
+                report=report,
+                actor=actor,
             )
             for src, dst in lineage_edges:
                 lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
@@ -177,18 +202,36 @@ class Registry(RegistryReader):
         run_write(self._engine, write)
 
     def set_watermark(
-        self, project: str, view: str, major: int, name: str, value: datetime, *, actor: str, run_id: str | None = None
+        self,
+        project: str,
+        view: str,
+        major: int,
+        name: str,
+        value: datetime,
+        *,
+        actor: str,
+        run_id: str | None = None,
     ) -> None:
         """Set a named watermark of a view major version (e.g. ``materialize`` = last event time written)."""
         run_write(
             self._engine,
-            lambda conn: runs.set_watermark(conn, project=project, view=view, major=major, name=name, value=value,
-                                            run_id=run_id, actor=actor),
+            lambda conn: runs.set_watermark(
+                conn,
+                project=project,
+                view=view,
+                major=major,
+                name=name,
+                value=value,
+                run_id=run_id,
+                actor=actor,
+            ),
         )
 
     # ---------------------------------------------------------------- lineage
 
-    def add_lineage_edge(self, src: Node, dst: Node, *, project: str | None = None, run_id: str | None = None) -> bool:
+    def add_lineage_edge(
+        self, src: Node, dst: Node, *, project: str | None = None, run_id: str | None = None
+    ) -> bool:
         """Record ``src -> dst``; the project is the run's unless given. Returns False if it existed.
 
         Raises:
@@ -227,22 +270,45 @@ class Registry(RegistryReader):
         return run_write(
             self._engine,
             lambda conn: training.register(
-                conn, project=project, name=name, service=service, service_version=service_version,
-                entity_source=entity_source, feature_tables=list(feature_tables), features=list(features),
-                output=output, row_count=row_count, checksum=checksum, actor=actor, run_id=run_id,
+                conn,
+                project=project,
+                name=name,
+                service=service,
+                service_version=service_version,
+                entity_source=entity_source,
+                feature_tables=list(feature_tables),
+                features=list(features),
+                output=output,
+                row_count=row_count,
+                checksum=checksum,
+                actor=actor,
+                run_id=run_id,
             ),
         )
 
     def register_model(
-        self, project: str, name: str, *, training_set: str, training_set_version: int, actor: str, uri: str = "",
+        self,
+        project: str,
+        name: str,
+        *,
+        training_set: str,
+        training_set_version: int,
+        actor: str,
+        uri: str = "",
         run_id: str | None = None,
     ) -> None:
         """Record a model trained on a training set version (lineage leaf)."""
         run_write(
             self._engine,
             lambda conn: training.register_model(
-                conn, project=project, name=name, uri=uri, training_set=training_set,
-                training_set_version=training_set_version, actor=actor, run_id=run_id,
+                conn,
+                project=project,
+                name=name,
+                uri=uri,
+                training_set=training_set,
+                training_set_version=training_set_version,
+                actor=actor,
+                run_id=run_id,
             ),
         )
 

@@ -28,19 +28,37 @@ def _render(plan: Any, *, applied: bool) -> Any:
                 versions = f" {c.from_version or ''} -> {c.to_version}" if c.to_version else ""
                 why = f" ({'; '.join(c.reasons)})" if c.reasons and kind != "added" else ""
                 console.print(f"  {c.object_type} {c.name}{versions}{why}", markup=False)
-        console.print("Applied." if applied else "Nothing written (plan only); run `featurelake apply`.", markup=False)
+        console.print(
+            "Applied." if applied else "Nothing written (plan only); run `featurelake apply`.", markup=False
+        )
 
     return render
 
 
 def _plan_json(plan: Any) -> dict[str, Any]:
-    return {"project": plan.project, "changes": [
-        {"object_type": c.object_type, "name": c.name, "kind": c.kind, "from_version": c.from_version,
-         "to_version": c.to_version, "reasons": list(c.reasons)} for c in plan.changes]}
+    return {
+        "project": plan.project,
+        "changes": [
+            {
+                "object_type": c.object_type,
+                "name": c.name,
+                "kind": c.kind,
+                "from_version": c.from_version,
+                "to_version": c.to_version,
+                "reasons": list(c.reasons),
+            }
+            for c in plan.changes
+        ],
+    }
 
 
-repo_option = click.option("--repo", "repo_path", type=click.Path(file_okay=False), default=None,
-                           help="Feature repo folder (default: settings.feature_repo).")
+repo_option = click.option(
+    "--repo",
+    "repo_path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Feature repo folder (default: settings.feature_repo).",
+)
 
 
 @click.command("plan")
@@ -60,8 +78,13 @@ def plan(app: AppContext, repo_path: str | None, output: str) -> None:
 
 @click.command("apply")
 @repo_option
-@click.option("--status", type=click.Choice(["active", "draft"]), default="active", show_default=True,
-              help="Status of the versions this apply creates.")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "draft"]),
+    default="active",
+    show_default=True,
+    help="Status of the versions this apply creates.",
+)
 @click.option("--skip-feast", is_flag=True, help="Only write featurelake's registry, not Feast's.")
 @output_option
 @pass_app
@@ -72,8 +95,14 @@ def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool,
 
     settings = app.settings
     reg = open_registry(settings.registry_url)
-    result = apply_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo).resolve(),
-                        actor=app.actor, status=status,  # type: ignore[arg-type]
-                        registry_url=settings.registry_url, online_nodes=list(settings.online.nodes),
-                        feast=not skip_feast)
+    result = apply_repo(
+        reg,
+        project=settings.project,
+        repo_path=Path(repo_path or settings.feature_repo).resolve(),
+        actor=app.actor,
+        status=status,  # type: ignore[arg-type]
+        registry_url=settings.registry_url,
+        online_nodes=list(settings.online.nodes),
+        feast=not skip_feast,
+    )
     emit(_plan_json(result), output, _render(result, applied=True))

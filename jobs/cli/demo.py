@@ -16,17 +16,35 @@ def demo() -> None:
 
 
 @demo.command()
-@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Transactions to generate.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same arguments, same tables.")
-@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True, help="Days of transactions.")
-@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="First day (YYYY-MM-DD, UTC). Default: DAYS days before today, so the data ends yesterday.")
+@click.option(
+    "--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Transactions to generate."
+)
+@click.option(
+    "--seed", type=int, default=42, show_default=True, help="Random seed; same arguments, same tables."
+)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=90, show_default=True, help="Days of transactions."
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First day (YYYY-MM-DD, UTC). Default: DAYS days before today, so the data ends yesterday.",
+)
 @click.option("--users", type=click.IntRange(min=1), default=None, help="Users (default: rows/100).")
 @click.option("--merchants", type=click.IntRange(min=1), default=None, help="Merchants (default: rows/1000).")
 @output_option
 @pass_app
-def generate(app: AppContext, rows: int, seed: int, days: int, start: datetime | None, users: int | None,
-             merchants: int | None, output: str) -> None:
+def generate(
+    app: AppContext,
+    rows: int,
+    seed: int,
+    days: int,
+    start: datetime | None,
+    users: int | None,
+    merchants: int | None,
+    output: str,
+) -> None:
     """Write the raw Delta tables raw_users, raw_merchants and raw_transactions to the storage root."""
     from lakehouse.demo_data import generate as generate_demo
 
@@ -34,11 +52,22 @@ def generate(app: AppContext, rows: int, seed: int, days: int, start: datetime |
     settings = app.settings
     with Console(stderr=True).status(f"generating {rows:,} transactions over {days} days ..."):
         result = generate_demo(
-            None, settings.storage_root, rows=rows, seed=seed, start=first, days=days, users=users,
-            merchants=merchants, storage_options=settings.storage.storage_options(),
+            None,
+            settings.storage_root,
+            rows=rows,
+            seed=seed,
+            start=first,
+            days=days,
+            users=users,
+            merchants=merchants,
+            storage_options=settings.storage.storage_options(),
         )
-    data = {"seed": result.seed, "start": result.start, "end": result.end,
-            "tables": {name: {"uri": uri, "rows": result.rows[name]} for name, uri in result.tables.items()}}
+    data = {
+        "seed": result.seed,
+        "start": result.start,
+        "end": result.end,
+        "tables": {name: {"uri": uri, "rows": result.rows[name]} for name, uri in result.tables.items()},
+    }
 
     def text(console: Console) -> None:
         console.print(f"demo data (seed {seed}) for {result.start} .. {result.end}:")

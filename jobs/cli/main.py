@@ -23,6 +23,9 @@ _COMMANDS: dict[str, str] = {
     "apply": "jobs.cli.apply:apply",
     "plan": "jobs.cli.apply:plan",
     "registry": "jobs.cli.registry:registry",
+    "materialize": "jobs.cli.materialize:materialize",
+    "online": "jobs.cli.online:online",
+    "serve": "jobs.cli.serve:serve",
     "services": "jobs.cli.services:services",
     "table": "jobs.cli.table:table",
 }

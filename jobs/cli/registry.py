@@ -67,8 +67,12 @@ def migrate_cmd(app: AppContext) -> None:
 
 
 @registry.command("list")
-@click.option("--kind", type=click.Choice(["view", "service", "entity", "source", "training-set"]), default="view",
-              show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["view", "service", "entity", "source", "training-set"]),
+    default="view",
+    show_default=True,
+)
 @project_option
 @output_option
 @pass_app
@@ -81,8 +85,10 @@ def list_cmd(app: AppContext, kind: str, project: str | None, output: str) -> No
         cols = ["view", "version", "status", "table", "features", "owner"]
     elif kind == "service":
         items = reg.list_services(project)
-        rows = [[s.name, s.version, s.status, ", ".join(f"{g.view}@v{g.view_major}" for g in s.views), s.owner]
-                for s in items]
+        rows = [
+            [s.name, s.version, s.status, ", ".join(f"{g.view}@v{g.view_major}" for g in s.views), s.owner]
+            for s in items
+        ]
         cols = ["service", "version", "status", "views", "owner"]
     elif kind == "entity":
         items = reg.list_entities(project)
@@ -94,8 +100,16 @@ def list_cmd(app: AppContext, kind: str, project: str | None, output: str) -> No
         cols = ["source", "kind", "location"]
     else:
         items = reg.list_training_sets(project)
-        rows = [[t.name, t.version, f"{t.service}@{t.service_version}", t.row_count, f"{t.output.table}@{t.output.version}"]
-                for t in items]
+        rows = [
+            [
+                t.name,
+                t.version,
+                f"{t.service}@{t.service_version}",
+                t.row_count,
+                f"{t.output.table}@{t.output.version}",
+            ]
+            for t in items
+        ]
         cols = ["training set", "version", "service", "rows", "output"]
     emit(_as_dict(items), output, _table(f"{kind}s of {project}", cols, rows))
 
@@ -107,7 +121,12 @@ def _split(ref: str) -> tuple[str, str | None]:
 
 @registry.command("show")
 @click.argument("ref")
-@click.option("--kind", type=click.Choice(["view", "service"]), default=None, help="Needed if a view and a service share a name.")
+@click.option(
+    "--kind",
+    type=click.Choice(["view", "service"]),
+    default=None,
+    help="Needed if a view and a service share a name.",
+)
 @project_option
 @output_option
 @pass_app
@@ -121,11 +140,21 @@ def show_cmd(app: AppContext, ref: str, kind: str | None, project: str | None, o
         kind = resolve_object_type(conn, project, name, kind)  # type: ignore[arg-type]
     if kind == "view":
         vv = reg.get_view_version(project, name, version)
-        rows = [["version", vv.version], ["status", f"{vv.status} ({vv.status_reason})"], ["table", vv.table_name],
-                ["entities", ", ".join(f"{k.name}:{k.dtype}" for k in vv.entities)], ["ttl", vv.ttl],
-                ["source", vv.source], ["owner", vv.owner], ["tags", vv.tags], ["hash", vv.definition_hash],
-                ["created", f"{vv.created_at:%Y-%m-%d %H:%M:%S} by {vv.created_by} ({vv.change})"]]
-        rows += [[f"feature {f.name}", f"{f.dtype} {f.tags or ''} {f.description}".strip()] for f in vv.features]
+        rows = [
+            ["version", vv.version],
+            ["status", f"{vv.status} ({vv.status_reason})"],
+            ["table", vv.table_name],
+            ["entities", ", ".join(f"{k.name}:{k.dtype}" for k in vv.entities)],
+            ["ttl", vv.ttl],
+            ["source", vv.source],
+            ["owner", vv.owner],
+            ["tags", vv.tags],
+            ["hash", vv.definition_hash],
+            ["created", f"{vv.created_at:%Y-%m-%d %H:%M:%S} by {vv.created_by} ({vv.change})"],
+        ]
+        rows += [
+            [f"feature {f.name}", f"{f.dtype} {f.tags or ''} {f.description}".strip()] for f in vv.features
+        ]
         emit(_as_dict(vv), output, _table(f"feature view {name}", ["field", "value"], rows))
     else:
         sv = reg.get_service_version(project, name, version)
@@ -143,12 +172,28 @@ def history_cmd(app: AppContext, name: str, project: str | None, output: str) ->
     """Every version of a view or service and every audited change to it."""
     reg, project = _open(app), project or app.settings.project
     entries = reg.audit(project=project, object_prefix=f"{name}@", limit=1000)
-    entries += [e for e in reg.audit(project=project, object_key=name, limit=1000) if e.object_type in ("view", "service")]
+    entries += [
+        e
+        for e in reg.audit(project=project, object_key=name, limit=1000)
+        if e.object_type in ("view", "service")
+    ]
     entries.sort(key=lambda e: e.id)
-    rows = [[f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.object_key,
-             (e.after or {}).get("status") or (e.after or {}).get("change") or "",
-             (e.after or {}).get("reason") or "; ".join((e.after or {}).get("reasons") or [])] for e in entries]
-    emit(_as_dict(entries), output, _table(f"history of {name}", ["at", "actor", "action", "object", "state", "why"], rows))
+    rows = [
+        [
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.actor,
+            e.action,
+            e.object_key,
+            (e.after or {}).get("status") or (e.after or {}).get("change") or "",
+            (e.after or {}).get("reason") or "; ".join((e.after or {}).get("reasons") or []),
+        ]
+        for e in entries
+    ]
+    emit(
+        _as_dict(entries),
+        output,
+        _table(f"history of {name}", ["at", "actor", "action", "object", "state", "why"], rows),
+    )
 
 
 def _mermaid(edges: list[Any]) -> str:
@@ -163,7 +208,9 @@ def _mermaid(edges: list[Any]) -> str:
     lines = ["graph LR"]
     for e in edges:
         s, d = nid(e.src), nid(e.dst)
-        lines.append(f'  {s}["{str(e.src).replace(chr(34), "#quot;")}"] --> {d}["{str(e.dst).replace(chr(34), "#quot;")}"]')
+        lines.append(
+            f'  {s}["{str(e.src).replace(chr(34), "#quot;")}"] --> {d}["{str(e.dst).replace(chr(34), "#quot;")}"]'
+        )
     return "\n".join(lines)
 
 
@@ -171,18 +218,30 @@ def _dot(edges: list[Any]) -> str:
     def q(node: Any) -> str:
         return '"' + str(node).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return "digraph lineage {\n  rankdir=LR;\n" + "".join(f"  {q(e.src)} -> {q(e.dst)};\n" for e in edges) + "}"
+    return (
+        "digraph lineage {\n  rankdir=LR;\n" + "".join(f"  {q(e.src)} -> {q(e.dst)};\n" for e in edges) + "}"
+    )
 
 
 @registry.command("lineage")
 @click.argument("node")
 @click.option("--upstream", "direction", flag_value="upstream", help="Walk towards the sources.")
-@click.option("--downstream", "direction", flag_value="downstream", default=True, help="Walk towards models (default).")
+@click.option(
+    "--downstream", "direction", flag_value="downstream", default=True, help="Walk towards models (default)."
+)
 @click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "mermaid", "dot"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "mermaid", "dot"]),
+    default="table",
+    show_default=True,
+)
 @project_option
 @pass_app
-def lineage_cmd(app: AppContext, node: str, direction: str, depth: int, fmt: str, project: str | None) -> None:
+def lineage_cmd(
+    app: AppContext, node: str, direction: str, depth: int, fmt: str, project: str | None
+) -> None:
     """Lineage from NODE = KIND:NAME[@VERSION], e.g. data_source:raw_transactions@3.
 
     KIND is data_source, feature_view_version, delta_output, feature_service_version,
@@ -222,34 +281,74 @@ def status_group() -> None:
 @project_option
 @output_option
 @pass_app
-def status_set_cmd(app: AppContext, ref: str, status: str, reason: str, force: bool, kind: str | None,
-                   project: str | None, output: str) -> None:
+def status_set_cmd(
+    app: AppContext,
+    ref: str,
+    status: str,
+    reason: str,
+    force: bool,
+    kind: str | None,
+    project: str | None,
+    output: str,
+) -> None:
     """Set the status of REF = NAME:VERSION (view 2.1 or 2 = newest minor; service 3)."""
     reg, project = _open(app), project or app.settings.project
     name, version = _split(ref)
-    shown, old, new = reg.set_status(project, name, version, status, reason=reason, actor=app.actor, force=force,
-                                     object_type=kind)
-    emit({"name": name, "version": shown, "from": old, "to": new, "actor": app.actor}, output,
-         lambda c: c.print(f"{name}:{shown}: {old} -> {new} (by {app.actor})", markup=False))
+    shown, old, new = reg.set_status(
+        project, name, version, status, reason=reason, actor=app.actor, force=force, object_type=kind
+    )
+    emit(
+        {"name": name, "version": shown, "from": old, "to": new, "actor": app.actor},
+        output,
+        lambda c: c.print(f"{name}:{shown}: {old} -> {new} (by {app.actor})", markup=False),
+    )
 
 
 @registry.command("runs")
-@click.option("--kind", type=click.Choice(["backfill", "materialize", "training-set", "maintenance"]), default=None)
+@click.option(
+    "--kind", type=click.Choice(["backfill", "materialize", "training-set", "maintenance"]), default=None
+)
 @click.option("--status", type=click.Choice(["running", "succeeded", "failed", "abandoned"]), default=None)
 @click.option("--target", default=None, help="Only runs of this view / training set.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @project_option
 @output_option
 @pass_app
-def runs_cmd(app: AppContext, kind: str | None, status: str | None, target: str | None, limit: int,
-             project: str | None, output: str) -> None:
+def runs_cmd(
+    app: AppContext,
+    kind: str | None,
+    status: str | None,
+    target: str | None,
+    limit: int,
+    project: str | None,
+    output: str,
+) -> None:
     """Job runs, newest first (a running run whose lease expired shows as abandoned)."""
     reg, project = _open(app), project or app.settings.project
     items = reg.list_runs(project, kind=kind, status=status, target=target, limit=limit)  # type: ignore[arg-type]
-    rows = [[r.run_id[:8], r.kind, r.target, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.rows_in, r.rows_out,
-             ", ".join(f"{o.table}@{o.version}" for o in r.outputs), (r.error or "")[:60]] for r in items]
-    emit(_as_dict(items), output, _table(f"runs of {project}", ["run", "kind", "target", "status", "started",
-                                                                "rows in", "rows out", "outputs", "error"], rows))
+    rows = [
+        [
+            r.run_id[:8],
+            r.kind,
+            r.target,
+            r.status,
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            r.rows_in,
+            r.rows_out,
+            ", ".join(f"{o.table}@{o.version}" for o in r.outputs),
+            (r.error or "")[:60],
+        ]
+        for r in items
+    ]
+    emit(
+        _as_dict(items),
+        output,
+        _table(
+            f"runs of {project}",
+            ["run", "kind", "target", "status", "started", "rows in", "rows out", "outputs", "error"],
+            rows,
+        ),
+    )
 
 
 @registry.command("audit")
@@ -259,10 +358,15 @@ def runs_cmd(app: AppContext, kind: str | None, status: str | None, target: str 
 @project_option
 @output_option
 @pass_app
-def audit_cmd(app: AppContext, object_key: str | None, action: str | None, limit: int, project: str | None,
-              output: str) -> None:
+def audit_cmd(
+    app: AppContext, object_key: str | None, action: str | None, limit: int, project: str | None, output: str
+) -> None:
     """The append-only audit log, newest first."""
     reg, project = _open(app), project or app.settings.project
     items = reg.audit(project=project, object_key=object_key, action=action, limit=limit)
     rows = [[e.id, f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.object_key] for e in items]
-    emit(_as_dict(items), output, _table(f"audit log of {project}", ["id", "at", "actor", "action", "object"], rows))
+    emit(
+        _as_dict(items),
+        output,
+        _table(f"audit log of {project}", ["id", "at", "actor", "action", "object"], rows),
+    )

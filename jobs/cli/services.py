@@ -10,7 +10,9 @@ from rich.console import Console
 from jobs.cli.context import AppContext, emit, output_option, pass_app
 
 _only_option = click.option(
-    "--only", default=None, metavar="NAMES",
+    "--only",
+    default=None,
+    metavar="NAMES",
     help="Comma-separated subset of postgres,redis,s3,spark (default: all).",
 )
 
@@ -40,7 +42,9 @@ def up_cmd(app: AppContext, only: str | None, output: str) -> None:
 
 @services.command("down")
 @_only_option
-@click.option("--purge", is_flag=True, help="Also delete the data folders (Postgres data, Redis cluster config).")
+@click.option(
+    "--purge", is_flag=True, help="Also delete the data folders (Postgres data, Redis cluster config)."
+)
 @pass_app
 def down_cmd(app: AppContext, only: str | None, purge: bool) -> None:
     """Stop the services (fine if they are already stopped)."""
@@ -61,15 +65,23 @@ def status_cmd(app: AppContext, only: str | None, output: str) -> None:
 
     def render(console: Console) -> None:
         for name, svc in report["services"].items():
-            mark = "[green]healthy[/green]" if svc["healthy"] else (
-                "[yellow]unhealthy[/yellow]" if svc["running"] else "[red]DOWN[/red]"
+            word, colour = (
+                ("healthy", "green")
+                if svc["healthy"]
+                else ("unhealthy", "yellow")
+                if svc["running"]
+                else ("DOWN", "red")
             )
             pid = svc.get("pid") or "-"
-            console.print(f"{name:<9} {mark:<28} {svc['address']:<22} pid {pid!s:<8} {svc.get('detail', '')}")
+            console.print(
+                f"{name:<9} [{colour}]{word:<10}[/{colour}] {svc['address']:<22} pid {pid!s:<8} {svc.get('detail', '')}"
+            )
         down = [n for n, s in report["services"].items() if not s["healthy"]]
         if down:
-            console.print(f"[red]not healthy: {', '.join(down)}[/red]: run `featurelake services up`; logs in "
-                          f"{report['state_file'].rsplit('/', 1)[0]}/logs/")
+            console.print(
+                f"[red]not healthy: {', '.join(down)}[/red]: run `featurelake services up`; logs in "
+                f"{report['state_file'].rsplit('/', 1)[0]}/logs/"
+            )
         else:
             console.print(f"all healthy; addresses in {report['state_file']}")
 

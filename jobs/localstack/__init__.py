@@ -6,4 +6,13 @@
 from jobs.localstack.config import SERVICE_NAMES, ServiceName, StackConfig, parse_services
 from jobs.localstack.orchestrator import config_for, down, status, up
 
-__all__ = ["SERVICE_NAMES", "ServiceName", "StackConfig", "config_for", "down", "parse_services", "status", "up"]
+__all__ = [
+    "SERVICE_NAMES",
+    "ServiceName",
+    "StackConfig",
+    "config_for",
+    "down",
+    "parse_services",
+    "status",
+    "up",
+]

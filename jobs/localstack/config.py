@@ -135,12 +135,3 @@ def parse_services(value: str | None) -> tuple[ServiceName, ...]:
             f"unknown service(s) {', '.join(map(repr, unknown))} in --only; choose from {', '.join(SERVICE_NAMES)}"
         )
     return tuple(s for s in SERVICE_NAMES if s in wanted)
-
-
-ENV_VAR_FOR_PORT = {
-    "postgres": "FEATURELAKE_PG_PORT",
-    "redis": "FEATURELAKE_REDIS_BASE_PORT",
-    "s3": "FEATURELAKE_S3_PORT",
-    "spark": "FEATURELAKE_SPARK_PORT",
-    "spark-web": "FEATURELAKE_SPARK_WEB_PORT",
-}

@@ -13,7 +13,12 @@ from . import postgres, redis_cluster, s3, spark
 from .config import SERVICE_NAMES, ServiceName, StackConfig
 from .state import read_state, remove_entry, set_entry, stack_lock
 
-_MODULES: dict[ServiceName, ModuleType] = {"postgres": postgres, "redis": redis_cluster, "s3": s3, "spark": spark}
+_MODULES: dict[ServiceName, ModuleType] = {
+    "postgres": postgres,
+    "redis": redis_cluster,
+    "s3": s3,
+    "spark": spark,
+}
 
 
 def config_for(settings: Settings) -> StackConfig:
@@ -59,7 +64,10 @@ def up(
 
 
 def down(
-    settings: Settings, *, services: Iterable[ServiceName] | None = None, purge: bool = False,
+    settings: Settings,
+    *,
+    services: Iterable[ServiceName] | None = None,
+    purge: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Stop the selected services (all by default) in reverse start order; fine if already down.

@@ -41,15 +41,24 @@ def _bin_dir(echo: Echo) -> Path:
         if (cand / "pg_ctl").exists():
             return cand
     if shutil.which("apt-get") is None:
-        raise NotInstalledError("PostgreSQL 15 binaries not found in /usr/lib/postgresql/15/bin; install postgresql-15")
+        raise NotInstalledError(
+            "PostgreSQL 15 binaries not found in /usr/lib/postgresql/15/bin; install postgresql-15"
+        )
     echo("postgres: binaries missing, installing postgresql-15 with apt-get (~1 min)")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], what="apt-get update", env=env, timeout=300)
-    run(["apt-get", "install", "-y", "-qq", "postgresql-15"], what="apt-get install postgresql-15", env=env, timeout=600)
+    run(
+        ["apt-get", "install", "-y", "-qq", "postgresql-15"],
+        what="apt-get install postgresql-15",
+        env=env,
+        timeout=600,
+    )
     for cand in _BIN_CANDIDATES:
         if (cand / "pg_ctl").exists():
             return cand
-    raise NotInstalledError("apt-get installed postgresql-15 but /usr/lib/postgresql/15/bin/pg_ctl is still missing")
+    raise NotInstalledError(
+        "apt-get installed postgresql-15 but /usr/lib/postgresql/15/bin/pg_ctl is still missing"
+    )
 
 
 def _dirs(cfg: StackConfig) -> tuple[Path, Path, Path]:
@@ -77,7 +86,12 @@ def _connect(port: int, database: str = PG_DATABASE) -> Any:
     import psycopg
 
     return psycopg.connect(
-        host=HOST, port=port, user=PG_USER, password=PG_PASSWORD, dbname=database, connect_timeout=3,
+        host=HOST,
+        port=port,
+        user=PG_USER,
+        password=PG_PASSWORD,
+        dbname=database,
+        connect_timeout=3,
         autocommit=True,
     )
 
@@ -115,10 +129,26 @@ def _initdb(cfg: StackConfig, bin_dir: Path, echo: Echo) -> None:
     echo(f"postgres: initdb {data} (superuser {PG_USER!r})")
     try:
         run(
-            ["runuser", "-u", OS_USER, "--", str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER,
-             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=peer", "--encoding=UTF8",
-             "--locale=C", "--no-instructions"],
-            what="initdb", log=log, timeout=120,
+            [
+                "runuser",
+                "-u",
+                OS_USER,
+                "--",
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            what="initdb",
+            log=log,
+            timeout=120,
         )
     finally:
         pwfile.unlink(missing_ok=True)
@@ -139,7 +169,13 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 90) -> dict[str, Any]:
     base, data, log = _dirs(cfg)
     pid, port = _pid_and_port(data)
     if pid is not None and port is not None:
-        _select_one(port, "postgres")
+        wait_until(
+            lambda: _select_one(port, "postgres"),
+            what=f"the running PostgreSQL (pid {pid}) on {HOST}:{port}",
+            timeout=timeout,
+            log=log,
+            pid=pid,
+        )
         echo(f"postgres: already running (pid {pid}) on {HOST}:{port}")
         _ensure_database(port, echo)
         return entry(port)
@@ -159,11 +195,30 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 90) -> dict[str, Any]:
     os.chown(log, user.pw_uid, user.pw_gid)
     echo(f"postgres: starting on {HOST}:{port} (log: {log})")
     run(
-        ["runuser", "-u", OS_USER, "--", str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log),
-         "-o", f"-p {port}", "-w", "-t", str(int(timeout)), "start"],
-        what="pg_ctl start", log=log, timeout=timeout + 10,
+        [
+            "runuser",
+            "-u",
+            OS_USER,
+            "--",
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-o",
+            f"-p {port}",
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+        ],
+        what="pg_ctl start",
+        log=log,
+        timeout=timeout + 10,
     )
-    wait_until(lambda: _select_one(port, "postgres"), what=f"PostgreSQL on {HOST}:{port}", timeout=timeout, log=log)
+    wait_until(
+        lambda: _select_one(port, "postgres"), what=f"PostgreSQL on {HOST}:{port}", timeout=timeout, log=log
+    )
     _ensure_database(port, echo)
     echo(f"postgres: ready at {url(port)}")
     return entry(port)
@@ -186,8 +241,26 @@ def down(cfg: StackConfig, echo: Echo, *, purge: bool = False) -> None:
     else:
         echo(f"postgres: stopping (pid {pid})")
         bin_dir = _bin_dir(echo)
-        run(["runuser", "-u", OS_USER, "--", str(bin_dir / "pg_ctl"), "-D", str(data), "stop", "-m", "fast",
-             "-w", "-t", "60"], what="pg_ctl stop", log=log, timeout=75)
+        run(
+            [
+                "runuser",
+                "-u",
+                OS_USER,
+                "--",
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "stop",
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+            ],
+            what="pg_ctl stop",
+            log=log,
+            timeout=75,
+        )
         wait_gone(pid, what="postgres")
         echo("postgres: stopped")
     if purge and base.exists():
@@ -201,8 +274,12 @@ def status(cfg: StackConfig) -> dict[str, Any]:
     pid, port = _pid_and_port(data)
     port = port if pid is not None and port is not None else cfg.pg_port
     result: dict[str, Any] = {
-        "address": f"{HOST}:{port}", "url": url(port), "pid": pid, "running": pid is not None,
-        "healthy": False, "log": str(log),
+        "address": f"{HOST}:{port}",
+        "url": url(port),
+        "pid": pid,
+        "running": pid is not None,
+        "healthy": False,
+        "log": str(log),
     }
     if pid is None:
         result["detail"] = "not running"

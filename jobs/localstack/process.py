@@ -102,7 +102,11 @@ def port_answers(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
 
 
 def spawn(
-    argv: Sequence[str], *, log: Path, pid_file: Path | None, env: Mapping[str, str] | None = None,
+    argv: Sequence[str],
+    *,
+    log: Path,
+    pid_file: Path | None,
+    env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached (own session, so it outlives the CLI), output appended to ``log``.
@@ -121,8 +125,14 @@ def spawn(
     full_env = {**os.environ, **dict(env or {})}
     with open(log, "ab") as out:
         proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never by a shell
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, cwd=cwd, start_new_session=True, close_fds=True,
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
         )
     if pid_file is not None:
         pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -130,8 +140,14 @@ def spawn(
     return proc
 
 
-def run(argv: Sequence[str], *, what: str, log: Path | None = None, timeout: float = 120,
-        env: Mapping[str, str] | None = None) -> str:
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    log: Path | None = None,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Run a short command to completion; on failure raise with its output and the log to read.
 
     Raises:
@@ -139,8 +155,13 @@ def run(argv: Sequence[str], *, what: str, log: Path | None = None, timeout: flo
     """
     try:
         res = subprocess.run(  # noqa: S603 - argv is built by us
-            list(argv), capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **dict(env or {})}, start_new_session=True, check=False,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **dict(env or {})},
+            start_new_session=True,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         hint = f"; read {log}" if log else ""
@@ -153,8 +174,13 @@ def run(argv: Sequence[str], *, what: str, log: Path | None = None, timeout: flo
 
 
 def wait_until(
-    check: Callable[[], T | None], *, what: str, timeout: float, log: Path | None,
-    pid: int | None = None, interval: float = 0.25,
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float,
+    log: Path | None,
+    pid: int | None = None,
+    interval: float = 0.25,
 ) -> T:
     """Poll ``check`` until it returns a truthy value, or fail naming the log file to read.
 

@@ -15,7 +15,7 @@ from typing import Any
 from featurelake.errors import NotInstalledError, ServiceUnavailableError
 
 from .config import HOST, REDIS_NODE_COUNT, StackConfig
-from .process import Echo, ensure_port_free, live_pid, run, spawn, wait_gone, wait_until
+from .process import Echo, ensure_port_free, live_pid, run, spawn, stop_pid, wait_gone, wait_until
 
 NAME = "redis"
 NODE_TIMEOUT_MS = 2000
@@ -26,15 +26,23 @@ def _binaries(echo: Echo) -> tuple[str, str]:
     if server and cli:
         return server, cli
     if shutil.which("apt-get") is None:
-        raise NotInstalledError("redis-server/redis-cli not found; install Redis 7 (Debian: redis-server redis-tools)")
+        raise NotInstalledError(
+            "redis-server/redis-cli not found; install Redis 7 (Debian: redis-server redis-tools)"
+        )
     echo("redis: redis-server missing, installing redis-server redis-tools with apt-get (~10 s)")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], what="apt-get update", env=env, timeout=300)
-    run(["apt-get", "install", "-y", "-qq", "redis-server", "redis-tools"], what="apt-get install redis-server",
-        env=env, timeout=600)
+    run(
+        ["apt-get", "install", "-y", "-qq", "redis-server", "redis-tools"],
+        what="apt-get install redis-server",
+        env=env,
+        timeout=600,
+    )
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if not (server and cli):
-        raise NotInstalledError("apt-get installed redis-server but redis-server/redis-cli are still not on PATH")
+        raise NotInstalledError(
+            "apt-get installed redis-server but redis-server/redis-cli are still not on PATH"
+        )
     return server, cli
 
 
@@ -56,8 +64,18 @@ def _node_pid(cfg: StackConfig, port: int) -> int | None:
 
 def _client(port: int) -> Any:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis(host=HOST, port=port, socket_timeout=3, socket_connect_timeout=2, decode_responses=True)
+    # No retries: redis-py's default backoff turns SHUTDOWN and "is it up yet?" probes into multi-second waits.
+    return redis.Redis(
+        host=HOST,
+        port=port,
+        socket_timeout=3,
+        socket_connect_timeout=2,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def nodes(cfg: StackConfig) -> list[str]:
@@ -74,11 +92,34 @@ def _start_node(cfg: StackConfig, server: str, port: int) -> int:
     node_dir = _node_dir(cfg, port)
     node_dir.mkdir(parents=True, exist_ok=True)
     proc = spawn(
-        [server, "--bind", HOST, "--port", str(port), "--cluster-enabled", "yes",
-         "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-         "--appendonly", "no", "--save", "", "--dir", str(node_dir), "--daemonize", "no",
-         "--logfile", "", "--protected-mode", "yes"],
-        log=_log(cfg, port), pid_file=_pid_file(cfg, port), cwd=node_dir,
+        [
+            server,
+            "--bind",
+            HOST,
+            "--port",
+            str(port),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(NODE_TIMEOUT_MS),
+            "--appendonly",
+            "no",
+            "--save",
+            "",
+            "--dir",
+            str(node_dir),
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+            "--protected-mode",
+            "yes",
+        ],
+        log=_log(cfg, port),
+        pid_file=_pid_file(cfg, port),
+        cwd=node_dir,
     )
     return proc.pid
 
@@ -129,7 +170,9 @@ def _ready(cfg: StackConfig) -> dict[str, Any] | None:
             return None
     topo = _topology(cfg.redis_base_port)
     masters_ok = len(topo["masters"]) == 3 and sum(m["slots"] for m in topo["masters"]) == 16384
-    replicas_ok = len(topo["replicas"]) == 3 and all(r["link_up"] and r["connected"] for r in topo["replicas"])
+    replicas_ok = len(topo["replicas"]) == 3 and all(
+        r["link_up"] and r["connected"] for r in topo["replicas"]
+    )
     return topo if masters_ok and replicas_ok else None
 
 
@@ -150,21 +193,36 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 60) -> dict[str, Any]:
     missing = [p for p, pid in running.items() if not pid]
     for port in missing:
         ensure_port_free(port, what=f"Redis node {port}", env_var="FEATURELAKE_REDIS_BASE_PORT")
-        ensure_port_free(port + 10000, what=f"the cluster bus of Redis node {port}",
-                         env_var="FEATURELAKE_REDIS_BASE_PORT")
+        ensure_port_free(
+            port + 10000, what=f"the cluster bus of Redis node {port}", env_var="FEATURELAKE_REDIS_BASE_PORT"
+        )
     server, cli = _binaries(echo) if missing else ("", shutil.which("redis-cli") or "redis-cli")
+    started = {}
     for port in missing:
         echo(f"redis: starting node {HOST}:{port} (log: {_log(cfg, port)})")
-        pid = _start_node(cfg, server, port)
-        wait_until(lambda port=port: _client(port).ping(), what=f"Redis node {HOST}:{port}", timeout=timeout,
-                   log=_log(cfg, port), pid=pid)
+        started[port] = _start_node(cfg, server, port)
+    for port, pid in started.items():
+        wait_until(
+            lambda port=port: _client(port).ping(),
+            what=f"Redis node {HOST}:{port}",
+            timeout=timeout,
+            log=_log(cfg, port),
+            pid=pid,
+        )
     infos = {p: _cluster_info(p) for p in cfg.redis_ports}
-    empty = [p for p, info in infos.items() if info.get("cluster_known_nodes") == "1"
-             and info.get("cluster_slots_assigned") == "0"]
+    empty = [
+        p
+        for p, info in infos.items()
+        if info.get("cluster_known_nodes") == "1" and info.get("cluster_slots_assigned") == "0"
+    ]
     if len(empty) == REDIS_NODE_COUNT:
         echo(f"redis: creating the cluster (3 masters + 3 replicas) on {', '.join(nodes(cfg))}")
-        run([cli, "--cluster", "create", *nodes(cfg), "--cluster-replicas", "1", "--cluster-yes"],
-            what="redis-cli --cluster create", log=_log(cfg, cfg.redis_base_port), timeout=60)
+        run(
+            [cli, "--cluster", "create", *nodes(cfg), "--cluster-replicas", "1", "--cluster-yes"],
+            what="redis-cli --cluster create",
+            log=_log(cfg, cfg.redis_base_port),
+            timeout=60,
+        )
     elif empty:
         raise ServiceUnavailableError(
             f"Redis nodes {', '.join(map(str, empty))} are empty but the others already form a cluster; "
@@ -173,30 +231,34 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 60) -> dict[str, Any]:
     else:
         echo("redis: nodes rejoin their existing cluster (nodes.conf)")
     echo("redis: waiting for cluster_state:ok and 3 linked replicas")
-    topo = wait_until(lambda: _ready(cfg), what="the Redis cluster (cluster_state:ok, 3 replicas linked)",
-                      timeout=timeout, log=_log(cfg, cfg.redis_base_port))
+    topo = wait_until(
+        lambda: _ready(cfg),
+        what="the Redis cluster (cluster_state:ok, 3 replicas linked)",
+        timeout=timeout,
+        log=_log(cfg, cfg.redis_base_port),
+    )
     echo(f"redis: ready, {len(topo['masters'])} masters + {len(topo['replicas'])} replicas")
     return entry(cfg)
 
 
 def down(cfg: StackConfig, echo: Echo, *, purge: bool = False) -> None:
     """``SHUTDOWN NOSAVE`` every node and wait until each process is gone."""
-    stopped_any = False
-    for port in cfg.redis_ports:
-        pid = _node_pid(cfg, port)
-        if pid is None:
-            continue
-        stopped_any = True
+    pids = {p: pid for p in cfg.redis_ports if (pid := _node_pid(cfg, p)) is not None}
+    for port, pid in pids.items():
         echo(f"redis: stopping node {port} (pid {pid})")
         try:
             with _client(port) as client:
-                client.shutdown(nosave=True)
+                # NOW: do not wait up to shutdown-timeout (10 s) for replicas to catch up on data we drop anyway.
+                client.execute_command("SHUTDOWN", "NOSAVE", "NOW")
         except Exception:  # noqa: BLE001 - redis-py raises as the connection drops; the wait decides
             pass
-        wait_gone(pid, what=f"Redis node {port}")
+    for port, pid in pids.items():
+        try:
+            wait_gone(pid, what=f"Redis node {port}", timeout=15)
+        except ServiceUnavailableError:
+            stop_pid(pid, what=f"Redis node {port}")
         _pid_file(cfg, port).unlink(missing_ok=True)
-    if not stopped_any:
-        echo("redis: not running")
+    echo("redis: stopped" if pids else "redis: not running")
     if purge and cfg.service_dir(NAME).exists():
         echo(f"redis: removing {cfg.service_dir(NAME)}")
         shutil.rmtree(cfg.service_dir(NAME))
@@ -207,8 +269,12 @@ def status(cfg: StackConfig) -> dict[str, Any]:
     pids = {str(p): _node_pid(cfg, p) for p in cfg.redis_ports}
     alive = [p for p, pid in pids.items() if pid]
     result: dict[str, Any] = {
-        "address": ",".join(nodes(cfg)), "nodes": nodes(cfg), "pid": pids[str(cfg.redis_base_port)],
-        "pids": pids, "running": len(alive) == REDIS_NODE_COUNT, "healthy": False,
+        "address": ",".join(nodes(cfg)),
+        "nodes": nodes(cfg),
+        "pid": pids[str(cfg.redis_base_port)],
+        "pids": pids,
+        "running": len(alive) == REDIS_NODE_COUNT,
+        "healthy": False,
         "log": str(_log(cfg, cfg.redis_base_port)),
     }
     if not alive:
@@ -222,13 +288,20 @@ def status(cfg: StackConfig) -> dict[str, Any]:
         return result
     linked = sum(1 for r in topo["replicas"] if r["link_up"] and r["connected"])
     result.update(
-        cluster_state=info.get("cluster_state"), node_count=int(info.get("cluster_known_nodes", 0)),
-        masters=len(topo["masters"]), slots_covered=sum(m["slots"] for m in topo["masters"]),
-        replicas=len(topo["replicas"]), replicas_linked=linked,
+        cluster_state=info.get("cluster_state"),
+        node_count=int(info.get("cluster_known_nodes", 0)),
+        masters=len(topo["masters"]),
+        slots_covered=sum(m["slots"] for m in topo["masters"]),
+        replicas=len(topo["replicas"]),
+        replicas_linked=linked,
     )
     result["healthy"] = (
-        result["running"] and info.get("cluster_state") == "ok" and result["node_count"] == REDIS_NODE_COUNT
-        and result["masters"] == 3 and result["slots_covered"] == 16384 and linked == 3
+        result["running"]
+        and info.get("cluster_state") == "ok"
+        and result["node_count"] == REDIS_NODE_COUNT
+        and result["masters"] == 3
+        and result["slots_covered"] == 16384
+        and linked == 3
     )
     result["detail"] = (
         f"cluster_state:{info.get('cluster_state')}, {result['node_count']} nodes, {result['masters']} masters, "

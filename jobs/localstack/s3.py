@@ -41,8 +41,11 @@ def _port_from_cmdline(pid: int, default: int) -> int:
 def entry(port: int) -> dict[str, Any]:
     """The ``stack.json`` entry."""
     return {
-        "endpoint_url": endpoint(port), "bucket": S3_BUCKET, "access_key_id": S3_ACCESS_KEY,
-        "secret_access_key": S3_SECRET_KEY, "region": S3_REGION,
+        "endpoint_url": endpoint(port),
+        "bucket": S3_BUCKET,
+        "access_key_id": S3_ACCESS_KEY,
+        "secret_access_key": S3_SECRET_KEY,
+        "region": S3_REGION,
     }
 
 
@@ -52,7 +55,10 @@ def client(port: int) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        "s3", endpoint_url=endpoint(port), aws_access_key_id=S3_ACCESS_KEY, aws_secret_access_key=S3_SECRET_KEY,
+        "s3",
+        endpoint_url=endpoint(port),
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
         region_name=S3_REGION,
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
     )
@@ -89,7 +95,9 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 60) -> dict[str, Any]:
     pid = live_pid(pid_file, _MARKER)
     if pid is not None:
         port = _port_from_cmdline(pid, cfg.s3_port)
-        wait_until(lambda: _answers(port), what=f"moto_server on {HOST}:{port}", timeout=timeout, log=log, pid=pid)
+        wait_until(
+            lambda: _answers(port), what=f"moto_server on {HOST}:{port}", timeout=timeout, log=log, pid=pid
+        )
         _ensure_bucket(port, echo)
         echo(f"s3: already running (pid {pid}) at {endpoint(port)}")
         return entry(port)
@@ -100,8 +108,9 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 60) -> dict[str, Any]:
         raise NotInstalledError(f"{exe} not found; install the dev extra: .venv/bin/pip install -e '.[dev]'")
     echo(f"s3: starting moto_server on {HOST}:{port} (log: {log})")
     proc = spawn([str(exe), "-H", HOST, "-p", str(port)], log=log, pid_file=pid_file, cwd=cfg.root)
-    wait_until(lambda: _answers(port), what=f"moto_server on {HOST}:{port}", timeout=timeout, log=log,
-               pid=proc.pid)
+    wait_until(
+        lambda: _answers(port), what=f"moto_server on {HOST}:{port}", timeout=timeout, log=log, pid=proc.pid
+    )
     _ensure_bucket(port, echo)
     echo(f"s3: ready at {endpoint(port)}, bucket {S3_BUCKET!r}")
     return entry(port)
@@ -126,8 +135,13 @@ def status(cfg: StackConfig) -> dict[str, Any]:
     pid = live_pid(pid_file, _MARKER)
     port = _port_from_cmdline(pid, cfg.s3_port) if pid else cfg.s3_port
     result: dict[str, Any] = {
-        "address": f"{HOST}:{port}", "endpoint_url": endpoint(port), "bucket": S3_BUCKET, "pid": pid,
-        "running": pid is not None, "healthy": False, "log": str(log),
+        "address": f"{HOST}:{port}",
+        "endpoint_url": endpoint(port),
+        "bucket": S3_BUCKET,
+        "pid": pid,
+        "running": pid is not None,
+        "healthy": False,
+        "log": str(log),
     }
     if pid is None:
         result["detail"] = "not running"

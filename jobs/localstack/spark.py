@@ -34,7 +34,9 @@ def _spark_home() -> Path:
         raise NotInstalledError("pyspark is not installed; run `make install`")
     home = Path(spec.origin).parent
     if not (home / "bin" / "spark-class").exists():
-        raise NotInstalledError(f"{home}/bin/spark-class is missing; reinstall pyspark (pip install -c requirements.lock pyspark)")
+        raise NotInstalledError(
+            f"{home}/bin/spark-class is missing; reinstall pyspark (pip install -c requirements.lock pyspark)"
+        )
     if shutil.which("java") is None:
         raise NotInstalledError("`java` not found; Spark needs Java 17: run `make java`")
     return home
@@ -42,9 +44,12 @@ def _spark_home() -> Path:
 
 def _paths(cfg: StackConfig) -> dict[str, Path]:
     return {
-        "master_pid": cfg.pids / "spark-master.pid", "worker_pid": cfg.pids / "spark-worker.pid",
-        "master_log": cfg.logs / "spark-master.log", "worker_log": cfg.logs / "spark-worker.log",
-        "work": cfg.service_dir(NAME) / "work", "local": cfg.service_dir(NAME) / "local",
+        "master_pid": cfg.pids / "spark-master.pid",
+        "worker_pid": cfg.pids / "spark-worker.pid",
+        "master_log": cfg.logs / "spark-master.log",
+        "worker_log": cfg.logs / "spark-worker.log",
+        "work": cfg.service_dir(NAME) / "work",
+        "local": cfg.service_dir(NAME) / "local",
     }
 
 
@@ -109,10 +114,17 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 90) -> dict[str, Any]:
     worker_pid = live_pid(paths["worker_pid"], _WORKER_CLASS)
     port, web_port = _ports(cfg, master_pid)
     if master_pid and worker_pid:
-        workers = wait_until(lambda: _alive_workers(web_port), what="a Spark worker to register as ALIVE",
-                             timeout=timeout, log=paths["worker_log"], pid=worker_pid)
-        echo(f"spark: already running (master pid {master_pid}, worker pid {worker_pid}, "
-             f"{len(workers)} worker alive) at spark://{HOST}:{port}")
+        workers = wait_until(
+            lambda: _alive_workers(web_port),
+            what="a Spark worker to register as ALIVE",
+            timeout=timeout,
+            log=paths["worker_log"],
+            pid=worker_pid,
+        )
+        echo(
+            f"spark: already running (master pid {master_pid}, worker pid {worker_pid}, "
+            f"{len(workers)} worker alive) at spark://{HOST}:{port}"
+        )
         return entry(port, web_port)
     home = _spark_home()
     env = _env(cfg, paths)
@@ -122,26 +134,59 @@ def up(cfg: StackConfig, echo: Echo, *, timeout: float = 90) -> dict[str, Any]:
     if master_pid is None:
         ensure_port_free(port, what="the Spark master", env_var="FEATURELAKE_SPARK_PORT")
         ensure_port_free(web_port, what="the Spark master web UI", env_var="FEATURELAKE_SPARK_WEB_PORT")
-        echo(f"spark: starting master on spark://{HOST}:{port}, web UI http://{HOST}:{web_port} "
-             f"(log: {paths['master_log']})")
-        proc = spawn([spark_class, _MASTER_CLASS, "--host", HOST, "--port", str(port), "--webui-port", str(web_port)],
-                     log=paths["master_log"], pid_file=paths["master_pid"], env=env, cwd=cfg.root)
+        echo(
+            f"spark: starting master on spark://{HOST}:{port}, web UI http://{HOST}:{web_port} "
+            f"(log: {paths['master_log']})"
+        )
+        proc = spawn(
+            [spark_class, _MASTER_CLASS, "--host", HOST, "--port", str(port), "--webui-port", str(web_port)],
+            log=paths["master_log"],
+            pid_file=paths["master_pid"],
+            env=env,
+            cwd=cfg.root,
+        )
         master_pid = proc.pid
-        wait_until(lambda: master_json(web_port).get("status") == "ALIVE", what="the Spark master",
-                   timeout=timeout, log=paths["master_log"], pid=master_pid)
+        wait_until(
+            lambda: master_json(web_port).get("status") == "ALIVE",
+            what="the Spark master",
+            timeout=timeout,
+            log=paths["master_log"],
+            pid=master_pid,
+        )
     if worker_pid is None:
         worker_web = web_port + 1
         ensure_port_free(worker_web, what="the Spark worker web UI", env_var="FEATURELAKE_SPARK_WEB_PORT")
         echo(f"spark: starting worker ({WORKER_CORES} cores, {WORKER_MEMORY}) (log: {paths['worker_log']})")
         proc = spawn(
-            [spark_class, _WORKER_CLASS, f"spark://{HOST}:{port}", "--host", HOST, "--cores", str(WORKER_CORES),
-             "--memory", WORKER_MEMORY, "--webui-port", str(worker_web), "--work-dir", str(paths["work"])],
-            log=paths["worker_log"], pid_file=paths["worker_pid"], env=env, cwd=cfg.root,
+            [
+                spark_class,
+                _WORKER_CLASS,
+                f"spark://{HOST}:{port}",
+                "--host",
+                HOST,
+                "--cores",
+                str(WORKER_CORES),
+                "--memory",
+                WORKER_MEMORY,
+                "--webui-port",
+                str(worker_web),
+                "--work-dir",
+                str(paths["work"]),
+            ],
+            log=paths["worker_log"],
+            pid_file=paths["worker_pid"],
+            env=env,
+            cwd=cfg.root,
         )
         worker_pid = proc.pid
     echo("spark: waiting for the worker to register as ALIVE")
-    wait_until(lambda: _alive_workers(web_port), what="a Spark worker to register as ALIVE", timeout=timeout,
-               log=paths["worker_log"], pid=worker_pid)
+    wait_until(
+        lambda: _alive_workers(web_port),
+        what="a Spark worker to register as ALIVE",
+        timeout=timeout,
+        log=paths["worker_log"],
+        pid=worker_pid,
+    )
     echo(f"spark: ready at spark://{HOST}:{port}")
     return entry(port, web_port)
 
@@ -170,9 +215,14 @@ def status(cfg: StackConfig) -> dict[str, Any]:
     worker_pid = live_pid(paths["worker_pid"], _WORKER_CLASS)
     port, web_port = _ports(cfg, master_pid)
     result: dict[str, Any] = {
-        "address": f"{HOST}:{port}", "master_url": f"spark://{HOST}:{port}", "web_url": f"http://{HOST}:{web_port}",
-        "pid": master_pid, "pids": {"master": master_pid, "worker": worker_pid},
-        "running": bool(master_pid and worker_pid), "healthy": False, "log": str(paths["master_log"]),
+        "address": f"{HOST}:{port}",
+        "master_url": f"spark://{HOST}:{port}",
+        "web_url": f"http://{HOST}:{web_port}",
+        "pid": master_pid,
+        "pids": {"master": master_pid, "worker": worker_pid},
+        "running": bool(master_pid and worker_pid),
+        "healthy": False,
+        "log": str(paths["master_log"]),
     }
     if master_pid is None:
         result["detail"] = "master not running" + ("" if worker_pid else ", worker not running")

@@ -138,8 +138,12 @@ class ClusterClient:
             host, _, port = node.rpartition(":")
             cls = SSLConnection if self._ssl else Connection
             conn = cls(
-                host=host, port=int(port), password=self._password, socket_timeout=self._socket_timeout,
-                socket_connect_timeout=self._connect_timeout, decode_responses=False,
+                host=host,
+                port=int(port),
+                password=self._password,
+                socket_timeout=self._socket_timeout,
+                socket_connect_timeout=self._connect_timeout,
+                decode_responses=False,
             )
             conns[node] = conn
         return conn
@@ -173,7 +177,9 @@ class ClusterClient:
             slots = [""] * SLOTS
             known: list[str] = []
             for start, end, master, *replicas in reply:
-                host = (master[0].decode() if isinstance(master[0], bytes) else master[0]) or node.rpartition(":")[0]
+                host = (master[0].decode() if isinstance(master[0], bytes) else master[0]) or node.rpartition(
+                    ":"
+                )[0]
                 addr = f"{host}:{int(master[1])}"
                 slots[int(start) : int(end) + 1] = [addr] * (int(end) - int(start) + 1)
                 known.append(addr)
@@ -188,7 +194,11 @@ class ClusterClient:
                 self._known = list(dict.fromkeys(known + self._known))
             return
         raise ServiceUnavailableError(
-            "the Redis cluster at " + ",".join(self._seeds) + " is unavailable (" + "; ".join(errors[-6:]) + "); "
+            "the Redis cluster at "
+            + ",".join(self._seeds)
+            + " is unavailable ("
+            + "; ".join(errors[-6:])
+            + "); "
             "start it (`featurelake services up`) or fix online.nodes"
         )
 

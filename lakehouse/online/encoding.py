@@ -24,9 +24,22 @@ from typing import Any, Literal, get_args
 import mmh3
 
 ValueKind = Literal[
-    "bytes", "string", "int32", "int64", "double", "float", "bool", "unix_timestamp",
-    "bytes_list", "string_list", "int32_list", "int64_list", "double_list", "float_list",
-    "bool_list", "unix_timestamp_list",
+    "bytes",
+    "string",
+    "int32",
+    "int64",
+    "double",
+    "float",
+    "bool",
+    "unix_timestamp",
+    "bytes_list",
+    "string_list",
+    "int32_list",
+    "int64_list",
+    "double_list",
+    "float_list",
+    "bool_list",
+    "unix_timestamp_list",
 ]
 """The Feast ``Value`` kinds featurelake reads and writes (Feast's ``ValueType`` names, lower case)."""
 
@@ -35,9 +48,22 @@ ENTITY_KEY_KINDS: frozenset[str] = frozenset({"string", "bytes", "int32", "int64
 
 # Feast ValueType enum numbers (feast/protos/feast/types/Value.proto); also the Value field numbers.
 _FIELD_NUMBER: dict[str, int] = {
-    "bytes": 1, "string": 2, "int32": 3, "int64": 4, "double": 5, "float": 6, "bool": 7,
-    "unix_timestamp": 8, "bytes_list": 11, "string_list": 12, "int32_list": 13, "int64_list": 14,
-    "double_list": 15, "float_list": 16, "bool_list": 17, "unix_timestamp_list": 18,
+    "bytes": 1,
+    "string": 2,
+    "int32": 3,
+    "int64": 4,
+    "double": 5,
+    "float": 6,
+    "bool": 7,
+    "unix_timestamp": 8,
+    "bytes_list": 11,
+    "string_list": 12,
+    "int32_list": 13,
+    "int64_list": 14,
+    "double_list": 15,
+    "float_list": 16,
+    "bool_list": 17,
+    "unix_timestamp_list": 18,
 }
 _KIND_OF_FIELD: dict[int, str] = {n: k for k, n in _FIELD_NUMBER.items()}
 _VT_STRING = 2
@@ -148,7 +174,9 @@ def _entity_value_bytes(kind: str, value: Any, name: str) -> tuple[int, bytes]:
     if kind == "unix_timestamp" and isinstance(value, datetime | date):
         value = to_epoch_micros(value) // 1_000_000
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"entity key {name!r} must be an integer ({kind}), got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"entity key {name!r} must be an integer ({kind}), got {value!r} ({type(value).__name__})"
+        )
     if kind == "int32":
         if not -(1 << 31) <= value < 1 << 31:
             raise TypeError(f"entity key {name!r} value {value} does not fit int32")
@@ -157,7 +185,9 @@ def _entity_value_bytes(kind: str, value: Any, name: str) -> tuple[int, bytes]:
         return 4, struct.pack("<q", value)
     if kind == "unix_timestamp":
         return 8, struct.pack("<q", value)
-    raise TypeError(f"entity key {name!r} has kind {kind!r}; Feast entity keys are {sorted(ENTITY_KEY_KINDS)}")
+    raise TypeError(
+        f"entity key {name!r} has kind {kind!r}; Feast entity keys are {sorted(ENTITY_KEY_KINDS)}"
+    )
 
 
 def serialize_entity_key(join_keys: Sequence[tuple[str, str]], values: Sequence[Any]) -> bytes:
@@ -225,7 +255,9 @@ def _encode_list(kind: str, values: Sequence[Any]) -> bytes:
         inner = _len_delimited(1, struct.pack(f"<{len(values)}f", *values)) if values else b""
     else:
         if base == "unix_timestamp":
-            values = [to_epoch_micros(v) // 1_000_000 if isinstance(v, datetime | date) else v for v in values]
+            values = [
+                to_epoch_micros(v) // 1_000_000 if isinstance(v, datetime | date) else v for v in values
+            ]
         packed = b"".join(_varint(int(v)) for v in values)
         inner = _len_delimited(1, packed) if values else b""
     return _len_delimited(_FIELD_NUMBER[kind], inner)

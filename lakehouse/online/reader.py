@@ -119,7 +119,10 @@ class OnlineReader:
             row_cmd: list[int] = []
             for i, row in enumerate(entity_rows):
                 try:
-                    key = serialize_entity_key(req.view.join_keys, entity_key_values(req.view, row, i)) + self.project
+                    key = (
+                        serialize_entity_key(req.view.join_keys, entity_key_values(req.view, row, i))
+                        + self.project
+                    )
                 except InvalidRequestError as err:
                     problems.extend(err.problems)
                     row_cmd.append(-1)
@@ -159,6 +162,8 @@ class OnlineReader:
                     else:
                         _, value = decode_value(raw)
                         col.values.append(value)
-                        col.statuses.append(FeatureStatus.PRESENT if value is not None else FeatureStatus.NULL_VALUE)
+                        col.statuses.append(
+                            FeatureStatus.PRESENT if value is not None else FeatureStatus.NULL_VALUE
+                        )
             out.extend(cols)
         return out

@@ -41,7 +41,9 @@ class RedisTarget:
     ssl: bool = False
     key_ttl_seconds: int | None = None
     batch_size: int = 2000
-    retry: RetryPolicy = RetryPolicy(max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90)
+    retry: RetryPolicy = RetryPolicy(
+        max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90
+    )
 
 
 def latest_per_entity(
@@ -68,7 +70,10 @@ def _writer_task(view: OnlineView, target: RedisTarget, timestamp_column: str):
 
         client = ClusterClient(target.nodes, password=target.password, ssl=target.ssl, retry=target.retry)
         writer = OnlineWriter(
-            client, project=target.project, view=view, key_ttl_seconds=target.key_ttl_seconds,
+            client,
+            project=target.project,
+            view=view,
+            key_ttl_seconds=target.key_ttl_seconds,
             batch_size=target.batch_size,
         )
         stats = WriteStats()
@@ -111,15 +116,21 @@ def write_online(
         LakehouseError: a column the view needs is missing.
         ServiceUnavailableError: (from the driver check) the cluster is unreachable.
     """
-    missing = [c for c in (*view.join_key_names, timestamp_column, *view.feature_names) if c not in df.columns]
+    missing = [
+        c for c in (*view.join_key_names, timestamp_column, *view.feature_names) if c not in df.columns
+    ]
     if missing:
         raise LakehouseError(
             f"cannot materialize view {view.name!r}: columns {missing} are missing from its feature table "
             f"(columns: {df.columns}); re-run the backfill for the current view version"
         )
     # Fail fast, on the driver, with a clear error if the cluster is down.
-    probe = ClusterClient(target.nodes, password=target.password, ssl=target.ssl,
-                          retry=RetryPolicy(max_attempts=3, deadline_seconds=5))
+    probe = ClusterClient(
+        target.nodes,
+        password=target.password,
+        ssl=target.ssl,
+        retry=RetryPolicy(max_attempts=3, deadline_seconds=5),
+    )
     try:
         probe.refresh()
     finally:
@@ -127,8 +138,9 @@ def write_online(
     cols = [*view.join_key_names, timestamp_column, *view.feature_names]
     if dedupe:
         extra = ["created_timestamp"] if "created_timestamp" in df.columns else []
-        df = latest_per_entity(df.select(*cols, *extra), join_keys=view.join_key_names,
-                               timestamp_column=timestamp_column)
+        df = latest_per_entity(
+            df.select(*cols, *extra), join_keys=view.join_key_names, timestamp_column=timestamp_column
+        )
     df = df.select(*cols)
     if partitions:
         df = df.repartition(partitions)

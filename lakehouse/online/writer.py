@@ -103,8 +103,15 @@ class OnlineWriter:
         key = serialize_entity_key(self.view.join_keys, key_values) + self.project
         seconds, rem = divmod(micros, 1_000_000)
         args: list[Any] = [
-            "EVALSHA", NEWER_WINS_SHA, 1, key, self._ts_field, encode_timestamp_micros(micros),
-            seconds, rem * 1000, self.ttl_arg,
+            "EVALSHA",
+            NEWER_WINS_SHA,
+            1,
+            key,
+            self._ts_field,
+            encode_timestamp_micros(micros),
+            seconds,
+            rem * 1000,
+            self.ttl_arg,
         ]
         for fld, enc, value in zip(self._fields, self._encoders, values, strict=True):
             args.append(fld)
@@ -151,7 +158,9 @@ class OnlineWriter:
                 stats.skipped_older += 1
         return stats
 
-    def write_arrow(self, batch: pa.RecordBatch | pa.Table, *, timestamp_column: str = "event_timestamp") -> WriteStats:
+    def write_arrow(
+        self, batch: pa.RecordBatch | pa.Table, *, timestamp_column: str = "event_timestamp"
+    ) -> WriteStats:
         """Write an Arrow batch whose columns include the join keys, the timestamp and the features.
 
         Raises:
@@ -170,7 +179,10 @@ def _micros(column: pa.Array | pa.ChunkedArray) -> list[int | None]:
         column = pc.cast(column, pa.timestamp("us", tz="UTC"))
         return pc.cast(column, pa.int64()).to_pylist()
     if pa.types.is_date(column.type):
-        return [None if v is None else v * 86_400_000_000 for v in pc.cast(column, pa.date32()).cast(pa.int32()).to_pylist()]
+        return [
+            None if v is None else v * 86_400_000_000
+            for v in pc.cast(column, pa.date32()).cast(pa.int32()).to_pylist()
+        ]
     raise LakehouseError(f"timestamp column has type {column.type}; it must be a timestamp")
 
 
@@ -179,8 +191,9 @@ def _column_values(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
     import pyarrow.compute as pc
 
     if kind == "unix_timestamp" and pa.types.is_timestamp(column.type):
-        return pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC") if column.type.tz else pa.timestamp("s")),
-                       pa.int64()).to_pylist()
+        return pc.cast(
+            pc.cast(column, pa.timestamp("s", tz="UTC") if column.type.tz else pa.timestamp("s")), pa.int64()
+        ).to_pylist()
     return column.to_pylist()
 
 

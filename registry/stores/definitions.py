@@ -39,7 +39,9 @@ def validate(defs: Definitions) -> None:
     ):
         for name, count in Counter(names).items():
             if count > 1:
-                problems.append(f"{kind} name {name!r} is defined {count} times; give each {kind} a unique name")
+                problems.append(
+                    f"{kind} name {name!r} is defined {count} times; give each {kind} a unique name"
+                )
         for name in names:
             if not name or not name.strip():
                 problems.append(f"a {kind} has an empty name; give it a name")
@@ -63,9 +65,13 @@ def validate(defs: Definitions) -> None:
             )
         for name, count in Counter(f.name for f in view.features).items():
             if count > 1:
-                problems.append(f"feature view {view.name!r} declares feature {name!r} {count} times; keep one")
+                problems.append(
+                    f"feature view {view.name!r} declares feature {name!r} {count} times; keep one"
+                )
         if view.ttl.total_seconds() < 0:
-            problems.append(f"feature view {view.name!r} has a negative ttl {view.ttl}; use a positive timedelta")
+            problems.append(
+                f"feature view {view.name!r} has a negative ttl {view.ttl}; use a positive timedelta"
+            )
     for service in defs.services:
         for view_name, features in service.features:
             if view_name not in view_features:
@@ -106,22 +112,54 @@ def _plan_views(conn: Connection, project: str, defs: Definitions) -> list[_View
         vid = views.view_id(conn, project, view.name)
         newest = views.newest_row(conn, vid) if vid is not None else None
         if newest is None:
-            steps.append(_ViewStep(view.name, "added", canonical, digest, 1, 0, ["new feature view"], None, False))
+            steps.append(
+                _ViewStep(view.name, "added", canonical, digest, 1, 0, ["new feature view"], None, False)
+            )
             continue
         removed = conn.execute(select(FeatureViewRow.removed_at).where(FeatureViewRow.id == vid)).scalar()
         old = f"{newest.major}.{newest.minor}"
         kind, reasons = classify(newest.definition, canonical)
         if kind == "unchanged":
-            steps.append(_ViewStep(view.name, "unchanged", canonical, digest, newest.major, newest.minor, [], old, removed is not None))
+            steps.append(
+                _ViewStep(
+                    view.name,
+                    "unchanged",
+                    canonical,
+                    digest,
+                    newest.major,
+                    newest.minor,
+                    [],
+                    old,
+                    removed is not None,
+                )
+            )
         elif kind == "minor":
-            steps.append(_ViewStep(view.name, "minor", canonical, digest, newest.major, newest.minor + 1, reasons, old, removed is not None))
+            steps.append(
+                _ViewStep(
+                    view.name,
+                    "minor",
+                    canonical,
+                    digest,
+                    newest.major,
+                    newest.minor + 1,
+                    reasons,
+                    old,
+                    removed is not None,
+                )
+            )
         else:
             major = views.max_major(conn, vid) + 1
-            steps.append(_ViewStep(view.name, "breaking", canonical, digest, major, 0, reasons, old, removed is not None))
+            steps.append(
+                _ViewStep(
+                    view.name, "breaking", canonical, digest, major, 0, reasons, old, removed is not None
+                )
+            )
     return steps
 
 
-def _plan_simple(conn: Connection, project: str, defs: Definitions) -> list[tuple[str, str, str, dict[str, Any], str]]:
+def _plan_simple(
+    conn: Connection, project: str, defs: Definitions
+) -> list[tuple[str, str, str, dict[str, Any], str]]:
     """(object_type, name, kind, canonical, digest) for entities and sources."""
     pid = find_project_id(conn, project)
     out = []
@@ -132,7 +170,8 @@ def _plan_simple(conn: Connection, project: str, defs: Definitions) -> list[tupl
         existing = {}
         if pid is not None:
             existing = {
-                r.name: r for r in conn.execute(select(row_type).where(row_type.project_id == pid))  # type: ignore[attr-defined]
+                r.name: r
+                for r in conn.execute(select(row_type).where(row_type.project_id == pid))  # type: ignore[attr-defined]
             }
         for item in items:
             canonical = canon(item)  # type: ignore[operator]
@@ -181,7 +220,9 @@ def _plan_services(
             out.append((service.name, "added", canonical, digest, 1, None, ["new feature service"]))
             continue
         if newest.definition_hash == digest:
-            out.append((service.name, "unchanged", canonical, digest, newest.version, str(newest.version), []))
+            out.append(
+                (service.name, "unchanged", canonical, digest, newest.version, str(newest.version), [])
+            )
             continue
         old = services.get_service_version(conn, project, service.name, newest.version)
         old_pairs = {(g.view, g.view_major, f) for g in old.views for f in g.features}
@@ -191,7 +232,17 @@ def _plan_services(
         reasons = [f"no longer serves {v}@v{m}:{f}" for v, m, f in sorted(lost)] + [
             f"adds {v}@v{m}:{f}" for v, m, f in sorted(new_pairs - old_pairs)
         ]
-        out.append((service.name, kind, canonical, digest, newest.version + 1, str(newest.version), reasons or ["metadata changed"]))
+        out.append(
+            (
+                service.name,
+                kind,
+                canonical,
+                digest,
+                newest.version + 1,
+                str(newest.version),
+                reasons or ["metadata changed"],
+            )
+        )
     return out
 
 
@@ -216,7 +267,9 @@ def plan(conn: Connection, project: str, defs: Definitions) -> Plan:
     return Plan(project, tuple(changes))
 
 
-def apply(conn: Connection, project: str, defs: Definitions, *, actor: str, status: Status = "active") -> Plan:
+def apply(
+    conn: Connection, project: str, defs: Definitions, *, actor: str, status: Status = "active"
+) -> Plan:
     """Write the definitions in the caller's transaction; returns what was done.
 
     Raises:
@@ -231,71 +284,183 @@ def apply(conn: Connection, project: str, defs: Definitions, *, actor: str, stat
         row_type = EntityRow if object_type == "entity" else DataSourceRow
         values = {k: v for k, v in canonical.items() if k != "name"}
         if object_type == "entity":
-            values = {"join_keys": canonical["join_keys"], "description": canonical["description"],
-                      "owner": canonical["owner"], "tags": canonical["tags"]}
+            values = {
+                "join_keys": canonical["join_keys"],
+                "description": canonical["description"],
+                "owner": canonical["owner"],
+                "tags": canonical["tags"],
+            }
         before = None
         if kind == "added":
-            conn.execute(insert(row_type).values(project_id=pid, name=name, definition_hash=digest,
-                                                 created_at=at, updated_at=at, removed_at=None, **values))
+            conn.execute(
+                insert(row_type).values(
+                    project_id=pid,
+                    name=name,
+                    definition_hash=digest,
+                    created_at=at,
+                    updated_at=at,
+                    removed_at=None,
+                    **values,
+                )
+            )
         else:
-            old = conn.execute(select(row_type).where(row_type.project_id == pid, row_type.name == name)).one()
+            old = conn.execute(
+                select(row_type).where(row_type.project_id == pid, row_type.name == name)
+            ).one()
             before = {"definition_hash": old.definition_hash, "removed_at": old.removed_at}
-            conn.execute(update(row_type).where(row_type.id == old.id).values(
-                definition_hash=digest, updated_at=at, removed_at=None, **values))
-        audit.record(conn, project=project, actor=actor, action=f"{object_type}.{'add' if kind == 'added' else 'update'}",
-                     object_type=object_type, object_key=name, before=before, after=canonical)
+            conn.execute(
+                update(row_type)
+                .where(row_type.id == old.id)
+                .values(definition_hash=digest, updated_at=at, removed_at=None, **values)
+            )
+        audit.record(
+            conn,
+            project=project,
+            actor=actor,
+            action=f"{object_type}.{'add' if kind == 'added' else 'update'}",
+            object_type=object_type,
+            object_key=name,
+            before=before,
+            after=canonical,
+        )
 
     view_ids: dict[str, int] = {}
     for step in _plan_views(conn, project, defs):
         vid = views.view_id(conn, project, step.name)
         if vid is None:
             vid = conn.execute(
-                insert(FeatureViewRow).values(project_id=pid, name=step.name, created_at=at).returning(FeatureViewRow.id)
+                insert(FeatureViewRow)
+                .values(project_id=pid, name=step.name, created_at=at)
+                .returning(FeatureViewRow.id)
             ).scalar_one()
-            audit.record(conn, project=project, actor=actor, action="view.add", object_type="view", object_key=step.name)
+            audit.record(
+                conn,
+                project=project,
+                actor=actor,
+                action="view.add",
+                object_type="view",
+                object_key=step.name,
+            )
         view_ids[step.name] = vid
         if step.restore:
             conn.execute(update(FeatureViewRow).where(FeatureViewRow.id == vid).values(removed_at=None))
-            audit.record(conn, project=project, actor=actor, action="view.restore", object_type="view", object_key=step.name)
+            audit.record(
+                conn,
+                project=project,
+                actor=actor,
+                action="view.restore",
+                object_type="view",
+                object_key=step.name,
+            )
         if step.kind == "unchanged":
             continue
         change = {"added": "initial", "minor": "minor", "breaking": "breaking"}[step.kind]
-        views.insert_version(conn, vid=vid, view=step.name, major=step.major, minor=step.minor, status=status,
-                             change=change, canonical=step.canonical, digest=step.digest, actor=actor, at=at)
+        views.insert_version(
+            conn,
+            vid=vid,
+            view=step.name,
+            major=step.major,
+            minor=step.minor,
+            status=status,
+            change=change,
+            canonical=step.canonical,
+            digest=step.digest,
+            actor=actor,
+            at=at,
+        )
         audit.record(
-            conn, project=project, actor=actor, action="view_version.create", object_type="view_version",
+            conn,
+            project=project,
+            actor=actor,
+            action="view_version.create",
+            object_type="view_version",
             object_key=f"{step.name}@{step.major}.{step.minor}",
             before=None if step.from_version is None else {"version": step.from_version},
-            after={"version": f"{step.major}.{step.minor}", "change": change, "status": status,
-                   "definition_hash": step.digest, "reasons": step.reasons},
+            after={
+                "version": f"{step.major}.{step.minor}",
+                "change": change,
+                "status": status,
+                "definition_hash": step.digest,
+                "reasons": step.reasons,
+            },
         )
     view_steps = _plan_views(conn, project, defs)  # majors now stable (all unchanged)
-    for name, kind, canonical, digest, version, old, reasons in _plan_services(conn, project, defs, view_steps):
+    for name, kind, canonical, digest, version, old, reasons in _plan_services(
+        conn, project, defs, view_steps
+    ):
         sid = services.service_id(conn, project, name)
         if sid is None:
             sid = conn.execute(
-                insert(FeatureServiceRow).values(project_id=pid, name=name, created_at=at).returning(FeatureServiceRow.id)
+                insert(FeatureServiceRow)
+                .values(project_id=pid, name=name, created_at=at)
+                .returning(FeatureServiceRow.id)
             ).scalar_one()
-            audit.record(conn, project=project, actor=actor, action="service.add", object_type="service", object_key=name)
+            audit.record(
+                conn,
+                project=project,
+                actor=actor,
+                action="service.add",
+                object_type="service",
+                object_key=name,
+            )
         else:
-            removed = conn.execute(select(FeatureServiceRow.removed_at).where(FeatureServiceRow.id == sid)).scalar()
+            removed = conn.execute(
+                select(FeatureServiceRow.removed_at).where(FeatureServiceRow.id == sid)
+            ).scalar()
             if removed is not None:
-                conn.execute(update(FeatureServiceRow).where(FeatureServiceRow.id == sid).values(removed_at=None))
-                audit.record(conn, project=project, actor=actor, action="service.restore", object_type="service", object_key=name)
+                conn.execute(
+                    update(FeatureServiceRow).where(FeatureServiceRow.id == sid).values(removed_at=None)
+                )
+                audit.record(
+                    conn,
+                    project=project,
+                    actor=actor,
+                    action="service.restore",
+                    object_type="service",
+                    object_key=name,
+                )
         if kind == "unchanged":
             continue
-        services.insert_version(conn, sid=sid, version=version, status=status, canonical=canonical, digest=digest,
-                                view_ids=view_ids, actor=actor, at=at)
+        services.insert_version(
+            conn,
+            sid=sid,
+            version=version,
+            status=status,
+            canonical=canonical,
+            digest=digest,
+            view_ids=view_ids,
+            actor=actor,
+            at=at,
+        )
         audit.record(
-            conn, project=project, actor=actor, action="service_version.create", object_type="service_version",
-            object_key=f"{name}@{version}", before=None if old is None else {"version": old},
-            after={"version": version, "status": status, "definition_hash": digest, "features": canonical["features"],
-                   "reasons": reasons},
+            conn,
+            project=project,
+            actor=actor,
+            action="service_version.create",
+            object_type="service_version",
+            object_key=f"{name}@{version}",
+            before=None if old is None else {"version": old},
+            after={
+                "version": version,
+                "status": status,
+                "definition_hash": digest,
+                "features": canonical["features"],
+                "reasons": reasons,
+            },
         )
     for object_type, row_type, name in _removed(conn, project, defs):
-        conn.execute(update(row_type).where(row_type.project_id == pid, row_type.name == name).values(removed_at=at))
-        audit.record(conn, project=project, actor=actor, action=f"{object_type}.remove", object_type=object_type,
-                     object_key=name, after={"removed_at": at})
+        conn.execute(
+            update(row_type).where(row_type.project_id == pid, row_type.name == name).values(removed_at=at)
+        )
+        audit.record(
+            conn,
+            project=project,
+            actor=actor,
+            action=f"{object_type}.remove",
+            object_type=object_type,
+            object_key=name,
+            after={"removed_at": at},
+        )
     return result
 
 

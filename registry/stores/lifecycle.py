@@ -48,7 +48,9 @@ def view_dependents(conn: Connection, vid: int, major: int) -> list[str]:
     return sorted(f"{name}@{version}" for name, version in rows)
 
 
-def resolve_object_type(conn: Connection, project: str, name: str, object_type: ObjectType | None) -> ObjectType:
+def resolve_object_type(
+    conn: Connection, project: str, name: str, object_type: ObjectType | None
+) -> ObjectType:
     """Decide whether ``name`` is a view or a service.
 
     Raises:
@@ -59,7 +61,9 @@ def resolve_object_type(conn: Connection, project: str, name: str, object_type: 
     is_view = views.view_id(conn, project, name) is not None
     is_service = services.service_id(conn, project, name) is not None
     if is_view and is_service:
-        raise RegistryError(f"{name!r} is both a feature view and a feature service; say which (--kind view|service)")
+        raise RegistryError(
+            f"{name!r} is both a feature view and a feature service; say which (--kind view|service)"
+        )
     if is_view:
         return "view"
     if is_service:
@@ -143,7 +147,9 @@ def set_status(
     return shown, old, status
 
 
-def assert_usable(conn: Connection, project: str, view: str, version: str | int | None, purpose: Purpose) -> ViewVersion:
+def assert_usable(
+    conn: Connection, project: str, view: str, version: str | int | None, purpose: Purpose
+) -> ViewVersion:
     """The view version, if it may be used for ``purpose``.
 
     Archived versions cannot be backfilled, materialized, served or trained on; drafts

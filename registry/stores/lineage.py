@@ -53,8 +53,10 @@ def node_id(conn: Connection, pid: int, node: Node) -> int:
     )
     return conn.execute(
         select(LineageNodeRow.id).where(
-            LineageNodeRow.project_id == pid, LineageNodeRow.kind == node.kind,
-            LineageNodeRow.name == node.name, LineageNodeRow.version == node.version,
+            LineageNodeRow.project_id == pid,
+            LineageNodeRow.kind == node.kind,
+            LineageNodeRow.name == node.name,
+            LineageNodeRow.version == node.version,
         )
     ).scalar_one()
 
@@ -87,7 +89,9 @@ def _start_ids(conn: Connection, pid: int, node: Node) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def traverse(conn: Connection, project: str, node: Node, *, direction: Direction, depth: int) -> list[LineageEdge]:
+def traverse(
+    conn: Connection, project: str, node: Node, *, direction: Direction, depth: int
+) -> list[LineageEdge]:
     """Edges reachable from ``node`` within ``depth`` hops, nearest first.
 
     A node without a version (``data_source:raw.tx``) starts from every version of it; a

@@ -66,7 +66,9 @@ def project_id(conn: Connection, project: str, *, create: bool = False) -> int:
             f"project {project!r} is not in the registry; run `featurelake apply` for it first "
             "or check --project / settings.project"
         )
-    return conn.execute(insert(ProjectRow).values(name=project, created_at=now()).returning(ProjectRow.id)).scalar_one()
+    return conn.execute(
+        insert(ProjectRow).values(name=project, created_at=now()).returning(ProjectRow.id)
+    ).scalar_one()
 
 
 def find_project_id(conn: Connection, project: str) -> int | None:

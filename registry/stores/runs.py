@@ -43,13 +43,29 @@ def start(
     at = now()
     conn.execute(
         insert(JobRunRow).values(
-            id=run_id, project_id=pid, kind=kind, target=_target(params, target), params=jsonable(params),
-            status="running", actor=actor, started_at=at, heartbeat_at=at, lease_expires_at=at + lease,
-            inputs=[], outputs=[],
+            id=run_id,
+            project_id=pid,
+            kind=kind,
+            target=_target(params, target),
+            params=jsonable(params),
+            status="running",
+            actor=actor,
+            started_at=at,
+            heartbeat_at=at,
+            lease_expires_at=at + lease,
+            inputs=[],
+            outputs=[],
         )
     )
-    audit.record(conn, project=project, actor=actor, action="run.start", object_type="run", object_key=run_id,
-                 after={"kind": kind, "params": params})
+    audit.record(
+        conn,
+        project=project,
+        actor=actor,
+        action="run.start",
+        object_type="run",
+        object_key=run_id,
+        after={"kind": kind, "params": params},
+    )
     return run_id
 
 
@@ -67,7 +83,9 @@ def heartbeat(conn: Connection, run_id: str, *, lease: timedelta) -> None:
     if row.status != "running":
         raise RegistryError(f"job run {run_id} is {row.status}; only running runs take heartbeats")
     at = now()
-    conn.execute(update(JobRunRow).where(JobRunRow.id == run_id).values(heartbeat_at=at, lease_expires_at=at + lease))
+    conn.execute(
+        update(JobRunRow).where(JobRunRow.id == run_id).values(heartbeat_at=at, lease_expires_at=at + lease)
+    )
 
 
 def finish(
@@ -90,14 +108,27 @@ def finish(
     if row.status != "running":
         raise RegistryError(f"job run {run_id} already finished as {row.status}; start a new run")
     values = dict(
-        status=status, finished_at=now(), rows_in=rows_in, rows_out=rows_out,
+        status=status,
+        finished_at=now(),
+        rows_in=rows_in,
+        rows_out=rows_out,
         inputs=[TableVersion.parse(i).as_dict() for i in inputs],
         outputs=[TableVersion.parse(o).as_dict() for o in outputs],
-        error=error, report=None if report is None else jsonable(report), lease_expires_at=None,
+        error=error,
+        report=None if report is None else jsonable(report),
+        lease_expires_at=None,
     )
     conn.execute(update(JobRunRow).where(JobRunRow.id == run_id).values(**values))
-    audit.record(conn, project=project, actor=actor or row.actor, action=f"run.{status}", object_type="run",
-                 object_key=run_id, before={"status": row.status}, after=values)
+    audit.record(
+        conn,
+        project=project,
+        actor=actor or row.actor,
+        action=f"run.{status}",
+        object_type="run",
+        object_key=run_id,
+        before={"status": row.status},
+        after=values,
+    )
     return project
 
 
@@ -107,13 +138,23 @@ def _to_run(row: JobRunRow, project: str, at: datetime) -> Run:
     if status == "running" and lease is not None and lease < at:
         status = "abandoned"
     return Run(
-        run_id=row.id, project=project, kind=row.kind, target=row.target, params=row.params or {},  # type: ignore[arg-type]
-        status=status, actor=row.actor, started_at=as_utc(row.started_at),  # type: ignore[arg-type]
-        finished_at=as_utc(row.finished_at), heartbeat_at=as_utc(row.heartbeat_at), lease_expires_at=lease,
-        rows_in=row.rows_in, rows_out=row.rows_out,
+        run_id=row.id,
+        project=project,
+        kind=row.kind,
+        target=row.target,
+        params=row.params or {},  # type: ignore[arg-type]
+        status=status,
+        actor=row.actor,
+        started_at=as_utc(row.started_at),  # type: ignore[arg-type]
+        finished_at=as_utc(row.finished_at),
+        heartbeat_at=as_utc(row.heartbeat_at),
+        lease_expires_at=lease,
+        rows_in=row.rows_in,
+        rows_out=row.rows_out,
         inputs=tuple(TableVersion.parse(i) for i in row.inputs or []),
         outputs=tuple(TableVersion.parse(o) for o in row.outputs or []),
-        error=row.error, report=row.report,
+        error=row.error,
+        report=row.report,
     )
 
 
@@ -124,8 +165,13 @@ def get(conn: Connection, run_id: str) -> Run:
 
 
 def list_runs(
-    conn: Connection, project: str, *, kind: RunKind | None = None, status: str | None = None,
-    target: str | None = None, limit: int = 50,
+    conn: Connection,
+    project: str,
+    *,
+    kind: RunKind | None = None,
+    status: str | None = None,
+    target: str | None = None,
+    limit: int = 50,
 ) -> list[Run]:
     """Runs, newest first. ``status='abandoned'`` selects running runs whose lease expired."""
     pid = find_project_id(conn, project)
@@ -154,8 +200,12 @@ def last_successful(conn: Connection, project: str, kind: RunKind, target: str) 
         return None
     row = conn.execute(
         select(JobRunRow)
-        .where(JobRunRow.project_id == pid, JobRunRow.kind == kind, JobRunRow.target == target,
-               JobRunRow.status == "succeeded")
+        .where(
+            JobRunRow.project_id == pid,
+            JobRunRow.kind == kind,
+            JobRunRow.target == target,
+            JobRunRow.status == "succeeded",
+        )
         .order_by(JobRunRow.finished_at.desc())
         .limit(1)
     ).first()
@@ -169,7 +219,9 @@ def get_watermark(conn: Connection, project: str, view: str, major: int, name: s
         return None
     value = conn.execute(
         select(WatermarkRow.value).where(
-            WatermarkRow.project_id == pid, WatermarkRow.view_name == view, WatermarkRow.view_major == major,
+            WatermarkRow.project_id == pid,
+            WatermarkRow.view_name == view,
+            WatermarkRow.view_major == major,
             WatermarkRow.name == name,
         )
     ).scalar()
@@ -177,16 +229,34 @@ def get_watermark(conn: Connection, project: str, view: str, major: int, name: s
 
 
 def set_watermark(
-    conn: Connection, *, project: str, view: str, major: int, name: str, value: datetime, run_id: str | None, actor: str
+    conn: Connection,
+    *,
+    project: str,
+    view: str,
+    major: int,
+    name: str,
+    value: datetime,
+    run_id: str | None,
+    actor: str,
 ) -> None:
     """Upsert a named watermark (audited)."""
     if value.tzinfo is None:
-        raise RegistryError(f"watermark {name!r} of {view!r} must be timezone-aware (got naive {value}); use UTC")
+        raise RegistryError(
+            f"watermark {name!r} of {view!r} must be timezone-aware (got naive {value}); use UTC"
+        )
     pid = project_id(conn, project, create=True)
     before = get_watermark(conn, project, view, major, name)
     at = now()
-    values = dict(project_id=pid, view_name=view, view_major=major, name=name, value=value, run_id=run_id,
-                  updated_by=actor, updated_at=at)
+    values = dict(
+        project_id=pid,
+        view_name=view,
+        view_major=major,
+        name=name,
+        value=value,
+        run_id=run_id,
+        updated_by=actor,
+        updated_at=at,
+    )
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(WatermarkRow).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -194,5 +264,13 @@ def set_watermark(
         set_={"value": value, "run_id": run_id, "updated_by": actor, "updated_at": at},
     )
     conn.execute(stmt)
-    audit.record(conn, project=project, actor=actor, action="watermark.set", object_type="watermark",
-                 object_key=f"{view}@{major}:{name}", before={"value": before}, after={"value": value, "run_id": run_id})
+    audit.record(
+        conn,
+        project=project,
+        actor=actor,
+        action="watermark.set",
+        object_type="watermark",
+        object_key=f"{view}@{major}:{name}",
+        before={"value": before},
+        after={"value": value, "run_id": run_id},
+    )

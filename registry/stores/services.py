@@ -19,11 +19,15 @@ def service_id(conn: Connection, project: str, service: str) -> int | None:
     if pid is None:
         return None
     return conn.execute(
-        select(FeatureServiceRow.id).where(FeatureServiceRow.project_id == pid, FeatureServiceRow.name == service)
+        select(FeatureServiceRow.id).where(
+            FeatureServiceRow.project_id == pid, FeatureServiceRow.name == service
+        )
     ).scalar()
 
 
-def _to_service_version(conn: Connection, project: str, name: str, row: FeatureServiceVersionRow) -> ServiceVersion:
+def _to_service_version(
+    conn: Connection, project: str, name: str, row: FeatureServiceVersionRow
+) -> ServiceVersion:
     groups: dict[tuple[str, int], list[str]] = {}
     order: list[tuple[str, int]] = []
     for f in conn.execute(
@@ -52,7 +56,9 @@ def _to_service_version(conn: Connection, project: str, name: str, row: FeatureS
     )
 
 
-def resolve_row(conn: Connection, project: str, service: str, version: int | str | None) -> FeatureServiceVersionRow:
+def resolve_row(
+    conn: Connection, project: str, service: str, version: int | str | None
+) -> FeatureServiceVersionRow:
     """The version row: a number, or None = newest active, else newest non-archived.
 
     Raises:
@@ -65,11 +71,18 @@ def resolve_row(conn: Connection, project: str, service: str, version: int | str
         )
     query = select(FeatureServiceVersionRow).where(FeatureServiceVersionRow.service_id == sid)
     if version is None or version == "":
-        for cond in (FeatureServiceVersionRow.status == "active", FeatureServiceVersionRow.status != "archived"):
-            row = conn.execute(query.where(cond).order_by(FeatureServiceVersionRow.version.desc()).limit(1)).first()
+        for cond in (
+            FeatureServiceVersionRow.status == "active",
+            FeatureServiceVersionRow.status != "archived",
+        ):
+            row = conn.execute(
+                query.where(cond).order_by(FeatureServiceVersionRow.version.desc()).limit(1)
+            ).first()
             if row is not None:
                 return row
-        raise RegistryError(f"every version of feature service {service!r} is archived; name a version explicitly")
+        raise RegistryError(
+            f"every version of feature service {service!r} is archived; name a version explicitly"
+        )
     text = str(version).lstrip("v")
     if not text.isdigit():
         raise RegistryError(f"feature service version {version!r} is not a number (e.g. 2)")
@@ -86,7 +99,9 @@ def resolve_row(conn: Connection, project: str, service: str, version: int | str
     return row
 
 
-def get_service_version(conn: Connection, project: str, service: str, version: int | str | None = None) -> ServiceVersion:
+def get_service_version(
+    conn: Connection, project: str, service: str, version: int | str | None = None
+) -> ServiceVersion:
     """One service version (None = newest active, else newest non-archived)."""
     return _to_service_version(conn, project, service, resolve_row(conn, project, service, version))
 

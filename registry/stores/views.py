@@ -45,7 +45,9 @@ def view_id(conn: Connection, project: str, view: str) -> int | None:
     ).scalar()
 
 
-def _to_view_version(project: str, name: str, row: FeatureViewVersionRow, features: list[FeatureRow]) -> ViewVersion:
+def _to_view_version(
+    project: str, name: str, row: FeatureViewVersionRow, features: list[FeatureRow]
+) -> ViewVersion:
     entities = row.entities or {}
     return ViewVersion(
         project=project,
@@ -57,7 +59,8 @@ def _to_view_version(project: str, name: str, row: FeatureViewVersionRow, featur
         entities=tuple(JoinKey(k["name"], k["dtype"]) for k in entities.get("join_keys", [])),
         entity_names=tuple(entities.get("names", [])),
         features=tuple(
-            Feature(f.name, f.dtype, f.description, dict(f.tags or {})) for f in sorted(features, key=lambda f: f.position)
+            Feature(f.name, f.dtype, f.description, dict(f.tags or {}))
+            for f in sorted(features, key=lambda f: f.position)
         ),
         ttl=timedelta(seconds=row.ttl_seconds),
         source=row.source,
@@ -137,7 +140,9 @@ def resolve_row(
     return vid, row
 
 
-def get_view_version(conn: Connection, project: str, view: str, version: str | int | None = None) -> ViewVersion:
+def get_view_version(
+    conn: Connection, project: str, view: str, version: str | int | None = None
+) -> ViewVersion:
     """One view version: ``"3"`` = newest minor of major 3, ``"3.1"`` exactly, None = newest active, else newest non-archived."""
     _, row = resolve_row(conn, project, view, version)
     return _load(conn, project, view, [row])[0]
@@ -147,7 +152,9 @@ def list_view_versions(conn: Connection, project: str, view: str) -> list[ViewVe
     """Every version of a view, oldest first."""
     vid = view_id(conn, project, view)
     if vid is None:
-        raise RegistryError(f"feature view {view!r} is not in project {project!r}; see `featurelake registry list`")
+        raise RegistryError(
+            f"feature view {view!r} is not in project {project!r}; see `featurelake registry list`"
+        )
     return _load(conn, project, view, version_rows(conn, vid))
 
 
@@ -163,9 +170,7 @@ def list_views(conn: Connection, project: str, *, include_removed: bool = False)
     if not views:
         return []
     rows = list(
-        conn.execute(
-            select(FeatureViewVersionRow).where(FeatureViewVersionRow.view_id.in_(list(views)))
-        )
+        conn.execute(select(FeatureViewVersionRow).where(FeatureViewVersionRow.view_id.in_(list(views))))
     )
     rank = {"active": 2, "draft": 1, "deprecated": 1, "archived": 0}
     best: dict[int, FeatureViewVersionRow] = {}
@@ -194,7 +199,9 @@ def newest_row(conn: Connection, vid: int) -> FeatureViewVersionRow | None:
 def max_major(conn: Connection, vid: int) -> int:
     """The highest major version number of a view (0 if none)."""
     return conn.execute(
-        select(func.coalesce(func.max(FeatureViewVersionRow.major), 0)).where(FeatureViewVersionRow.view_id == vid)
+        select(func.coalesce(func.max(FeatureViewVersionRow.major), 0)).where(
+            FeatureViewVersionRow.view_id == vid
+        )
     ).scalar_one()
 
 
@@ -268,7 +275,14 @@ def list_entities(conn: Connection, project: str) -> list[Entity]:
         .order_by(EntityRow.name)
     )
     return [
-        Entity(project, r.name, tuple(JoinKey(k["name"], k["dtype"]) for k in r.join_keys), r.description, r.owner, dict(r.tags or {}))
+        Entity(
+            project,
+            r.name,
+            tuple(JoinKey(k["name"], k["dtype"]) for k in r.join_keys),
+            r.description,
+            r.owner,
+            dict(r.tags or {}),
+        )
         for r in rows
     ]
 
@@ -284,7 +298,9 @@ def list_sources(conn: Connection, project: str) -> list[DataSource]:
         .order_by(DataSourceRow.name)
     )
     return [
-        DataSource(project, r.name, r.kind, r.location, r.timestamp_field, r.description, r.owner, dict(r.tags or {}))
+        DataSource(
+            project, r.name, r.kind, r.location, r.timestamp_field, r.description, r.owner, dict(r.tags or {})
+        )
         for r in rows
     ]
 

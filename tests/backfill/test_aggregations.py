@@ -189,7 +189,12 @@ def test_boundaries_and_empty_windows_by_hand(spark):
         WindowAggregation("n_3d", "count", None, 3 * D),
     ]
     got = compute_window_aggregations(
-        sdf, keys=["user_id"], timestamp_column="ts", aggregations=aggs, start=date(2024, 1, 1), end=date(2024, 1, 7)
+        sdf,
+        keys=["user_id"],
+        timestamp_column="ts",
+        aggregations=aggs,
+        start=date(2024, 1, 1),
+        end=date(2024, 1, 7),
     ).toPandas()
     got = got.sort_values("event_timestamp").reset_index(drop=True)
     assert [t.date() for t in got.event_timestamp] == [date(2024, 1, d) for d in (2, 3, 4, 5)]
@@ -217,11 +222,15 @@ def test_bad_aggregations_list_every_problem():
 
 def test_source_date_range_reads_only_the_windows():
     # periods of days 10..12 end at 11 00:00 .. 13 00:00; the first 7d window starts on the 4th
-    assert source_date_range(start=date(2024, 3, 10), end=date(2024, 3, 12), window=7 * D, granularity="daily") == (
+    assert source_date_range(
+        start=date(2024, 3, 10), end=date(2024, 3, 12), window=7 * D, granularity="daily"
+    ) == (
         date(2024, 3, 4),
         date(2024, 3, 12),
     )
-    assert source_date_range(start=date(2024, 3, 10), end=date(2024, 3, 12), window=D, granularity="hourly") == (
+    assert source_date_range(
+        start=date(2024, 3, 10), end=date(2024, 3, 12), window=D, granularity="hourly"
+    ) == (
         date(2024, 3, 9),
         date(2024, 3, 12),
     )

@@ -18,7 +18,9 @@ def rows(spark):
         (None, datetime(2024, 1, 2), 3.0, "XX"),  # null key, unknown country
         ("b", datetime(2024, 1, 2), 4.0, "DE"),
     ]
-    return spark.createDataFrame(data, "user_id string, event_timestamp timestamp, amount double, country string")
+    return spark.createDataFrame(
+        data, "user_id string, event_timestamp timestamp, amount double, country string"
+    )
 
 
 @pytest.mark.spark
@@ -71,6 +73,8 @@ def test_passing_expectations(rows):
 def test_missing_column_is_reported_not_crashed(rows):
     import great_expectations as gx
 
-    report = validate_dataframe(rows, [gx.expectations.ExpectColumnValuesToNotBeNull(column="nope")], view="v")
+    report = validate_dataframe(
+        rows, [gx.expectations.ExpectColumnValuesToNotBeNull(column="nope")], view="v"
+    )
     assert not report.success
     assert report.failures[0].error and "nope" in report.failures[0].error

@@ -13,7 +13,9 @@ def unique_project() -> str:
     return "t" + uuid.uuid4().hex[:12]
 
 
-def feast_store(tmp: Path, project: str, nodes: list[str], ttl: timedelta = timedelta(days=1)) -> tuple[Any, Any, Any]:
+def feast_store(
+    tmp: Path, project: str, nodes: list[str], ttl: timedelta = timedelta(days=1)
+) -> tuple[Any, Any, Any]:
     """A Feast FeatureStore on the cluster with one entity and two views (applied)."""
     from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
     from feast.repo_config import RegistryConfig
@@ -30,15 +32,31 @@ def feast_store(tmp: Path, project: str, nodes: list[str], ttl: timedelta = time
     driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
     source = FileSource(path=str(tmp / "unused.parquet"), timestamp_field="event_timestamp")
     stats = FeatureView(
-        name="driver_stats", entities=[driver], ttl=ttl, source=source, online=True,
-        schema=[Field(name="driver_id", dtype=Int64), Field(name="conv_rate", dtype=Float64),
-                Field(name="trips", dtype=Int64), Field(name="city", dtype=String),
-                Field(name="active", dtype=Bool), Field(name="score", dtype=Float32)],
+        name="driver_stats",
+        entities=[driver],
+        ttl=ttl,
+        source=source,
+        online=True,
+        schema=[
+            Field(name="driver_id", dtype=Int64),
+            Field(name="conv_rate", dtype=Float64),
+            Field(name="trips", dtype=Int64),
+            Field(name="city", dtype=String),
+            Field(name="active", dtype=Bool),
+            Field(name="score", dtype=Float32),
+        ],
     )
     profile = FeatureView(
-        name="driver_profile", entities=[driver], ttl=ttl, source=source, online=True,
-        schema=[Field(name="driver_id", dtype=Int64), Field(name="rating", dtype=Float64),
-                Field(name="vehicle", dtype=String)],
+        name="driver_profile",
+        entities=[driver],
+        ttl=ttl,
+        source=source,
+        online=True,
+        schema=[
+            Field(name="driver_id", dtype=Int64),
+            Field(name="rating", dtype=Float64),
+            Field(name="vehicle", dtype=String),
+        ],
     )
     store.apply([driver, stats, profile])
     return store, stats, profile

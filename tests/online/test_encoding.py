@@ -31,10 +31,14 @@ def _feast_value(kind: str, v):
     if v is None:
         return Value()
     lists = {
-        "string_list": ("string_list_val", StringList), "bytes_list": ("bytes_list_val", BytesList),
-        "int32_list": ("int32_list_val", Int32List), "int64_list": ("int64_list_val", Int64List),
-        "double_list": ("double_list_val", DoubleList), "float_list": ("float_list_val", FloatList),
-        "bool_list": ("bool_list_val", BoolList), "unix_timestamp_list": ("unix_timestamp_list_val", Int64List),
+        "string_list": ("string_list_val", StringList),
+        "bytes_list": ("bytes_list_val", BytesList),
+        "int32_list": ("int32_list_val", Int32List),
+        "int64_list": ("int64_list_val", Int64List),
+        "double_list": ("double_list_val", DoubleList),
+        "float_list": ("float_list_val", FloatList),
+        "bool_list": ("bool_list_val", BoolList),
+        "unix_timestamp_list": ("unix_timestamp_list_val", Int64List),
     }
     if kind in lists:
         name, cls = lists[kind]
@@ -81,8 +85,12 @@ def test_nan_is_stored_as_null_like_feast() -> None:
 
 
 def test_timestamp_bytes_equal_protobuf() -> None:
-    for when in [datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC),
-                 datetime(2030, 1, 1, 0, 0, 0, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)]:
+    for when in [
+        datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2030, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]:
         ts = Timestamp()
         ts.FromDatetime(when)
         ours = enc.encode_timestamp_micros(enc.to_epoch_micros(when))

@@ -37,11 +37,14 @@ def _keys_written(ports: list[int]) -> int:
 
 def test_master_killed_mid_job_completes_with_newest_values(spark, tmp_path) -> None:
     n = 40_000
-    rows = spark.range(n).selectExpr(
-        "id as k", "explode(array(1, 3, 2)) as h"
-    ).selectExpr(
-        "k", f"timestamp'{T0:%Y-%m-%d %H:%M:%S}' + make_interval(0,0,0,0,h,0,0) as event_timestamp",
-        "k * 10 + h as v",
+    rows = (
+        spark.range(n)
+        .selectExpr("id as k", "explode(array(1, 3, 2)) as h")
+        .selectExpr(
+            "k",
+            f"timestamp'{T0:%Y-%m-%d %H:%M:%S}' + make_interval(0,0,0,0,h,0,0) as event_timestamp",
+            "k * 10 + h as v",
+        )
     )
     with throwaway_cluster(tmp_path / "cluster") as cluster:
         victim = cluster.master_of_slot(0)
@@ -72,4 +75,7 @@ def test_master_killed_mid_job_completes_with_newest_values(spark, tmp_path) -> 
         assert cols[0].statuses.count(FeatureStatus.PRESENT) == n
         assert cols[0].values == [i * 10 + 3 for i in range(n)]
         # Keys of the dead master's slots were served by its promoted replica.
-        assert ClusterClient(cluster.nodes).node_for(redis_key("failover", VIEW.join_keys, [0])) != f"127.0.0.1:{victim}"
+        assert (
+            ClusterClient(cluster.nodes).node_for(redis_key("failover", VIEW.join_keys, [0]))
+            != f"127.0.0.1:{victim}"
+        )

@@ -23,10 +23,17 @@ NOW = datetime.now(UTC).replace(microsecond=123456)
 
 def _rows(n: int):
     for i in range(n):
-        yield i, NOW - timedelta(minutes=i), {
-            "conv_rate": None if i % 5 == 0 else i / 7, "trips": i * 3 - 10, "city": f"city-{i}é",
-            "active": i % 2 == 0, "score": float(i) + 0.5,
-        }
+        yield (
+            i,
+            NOW - timedelta(minutes=i),
+            {
+                "conv_rate": None if i % 5 == 0 else i / 7,
+                "trips": i * 3 - 10,
+                "city": f"city-{i}é",
+                "active": i % 2 == 0,
+                "score": float(i) + 0.5,
+            },
+        )
 
 
 def _hgetall(nodes: list[str], key: bytes) -> dict[bytes, bytes]:
@@ -46,10 +53,14 @@ def test_bytes_equal_feast_online_write_batch(tmp_path, redis_nodes) -> None:
     for i, ts, feats in rows:
         values = {
             "conv_rate": Value() if feats["conv_rate"] is None else Value(double_val=feats["conv_rate"]),
-            "trips": Value(int64_val=feats["trips"]), "city": Value(string_val=feats["city"]),
-            "active": Value(bool_val=feats["active"]), "score": Value(float_val=feats["score"]),
+            "trips": Value(int64_val=feats["trips"]),
+            "city": Value(string_val=feats["city"]),
+            "active": Value(bool_val=feats["active"]),
+            "score": Value(float_val=feats["score"]),
         }
-        data.append((EntityKey(join_keys=["driver_id"], entity_values=[Value(int64_val=i)]), values, ts, None))
+        data.append(
+            (EntityKey(join_keys=["driver_id"], entity_values=[Value(int64_val=i)]), values, ts, None)
+        )
     RedisOnlineStore().online_write_batch(store.config, stats_view, data, None)
 
     view = online_view_from_feast(stats_view)
@@ -79,15 +90,24 @@ def test_feast_get_online_features_reads_what_we_wrote(tmp_path, redis_nodes) ->
         ([i], to_epoch_micros(NOW), [4.5 - i / 10, f"car{i}"]) for i, _, _ in rows
     )
     result = store.get_online_features(
-        features=["driver_stats:conv_rate", "driver_stats:trips", "driver_stats:city", "driver_stats:active",
-                  "driver_profile:rating", "driver_profile:vehicle"],
+        features=[
+            "driver_stats:conv_rate",
+            "driver_stats:trips",
+            "driver_stats:city",
+            "driver_stats:active",
+            "driver_profile:rating",
+            "driver_profile:vehicle",
+        ],
         entity_rows=[{"driver_id": i} for i, _, _ in rows] + [{"driver_id": 999}],
     ).to_dict()
     for pos, (i, _, f) in enumerate(rows):
         expected_conv = f["conv_rate"]
         got_conv = result["conv_rate"][pos]
-        assert (got_conv is None or (isinstance(got_conv, float) and math.isnan(got_conv))) if expected_conv is None \
+        assert (
+            (got_conv is None or (isinstance(got_conv, float) and math.isnan(got_conv)))
+            if expected_conv is None
             else got_conv == expected_conv
+        )
         assert result["trips"][pos] == f["trips"]
         assert result["city"][pos] == f["city"]
         assert result["active"][pos] == f["active"]

@@ -27,19 +27,32 @@ def world(spark, tmp_path, redis_nodes):
         {"project": project, "home": str(tmp_path), "online": {"nodes": redis_nodes}}, environ={}
     )
     registry = open_registry(settings.registry_url)
-    registry.apply_definitions(project, Definitions(
-        entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),
-        views=(ViewDef("user_activity", ("user",), (FeatureDef("clicks", "Int64"), FeatureDef("country", "String")),
-                       ttl=timedelta(days=3000)),),
-    ), actor="test")
+    registry.apply_definitions(
+        project,
+        Definitions(
+            entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),
+            views=(
+                ViewDef(
+                    "user_activity",
+                    ("user",),
+                    (FeatureDef("clicks", "Int64"), FeatureDef("country", "String")),
+                    ttl=timedelta(days=3000),
+                ),
+            ),
+        ),
+        actor="test",
+    )
     vv = registry.get_view_version(project, "user_activity")
     lh = Lakehouse(settings.storage_root)
     rows = []
     for day in range(4):  # days 0..3; user u's value on day d is u*100 + d
         ts = D0 + timedelta(days=day + 1)
-        rows += [(u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}") for u in range(50)]
+        rows += [
+            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}") for u in range(50)
+        ]
     df = spark.createDataFrame(
-        rows, "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, clicks long, country string"
+        rows,
+        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, clicks long, country string",
     )
     lh.write(df, vv.table_name, partition_by=["event_date"])
     yield settings, registry, lh, project
@@ -48,7 +61,9 @@ def world(spark, tmp_path, redis_nodes):
 
 def _clicks(nodes, project, settings_view, n=50):
     return OnlineReader(ClusterClient(nodes), project=project).read(
-        [ViewRequest(settings_view, ("clicks",))], [{"user_id": u} for u in range(n)], now=D0 + timedelta(days=10)
+        [ViewRequest(settings_view, ("clicks",))],
+        [{"user_id": u} for u in range(n)],
+        now=D0 + timedelta(days=10),
     )[0]
 
 
@@ -57,17 +72,35 @@ def test_window_then_incremental(spark, world, redis_nodes) -> None:
 
     settings, registry, lh, project = world
     view = online_view_from_registry(registry.get_view_version(project, "user_activity"))
-    first = materialize_view(spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity",
-                             actor="t", start=D0, end=D0 + timedelta(days=2, hours=1))
+    first = materialize_view(
+        spark,
+        settings=settings,
+        registry=registry,
+        lakehouse=lh,
+        view="user_activity",
+        actor="t",
+        start=D0,
+        end=D0 + timedelta(days=2, hours=1),
+    )
     assert (first.written, first.skipped_older) == (50, 0)
     assert _clicks(redis_nodes, project, view).values == [u * 100 + 1 for u in range(50)]
     run = registry.get_run(first.run_id)
     assert run.status == "succeeded" and run.rows_out == 50
     assert [(t.table, t.version) for t in run.inputs] == [(first.table, first.delta_version)]
-    assert registry.get_watermark(project, "user_activity", 1, "materialize") == D0 + timedelta(days=2, hours=1)
+    assert registry.get_watermark(project, "user_activity", 1, "materialize") == D0 + timedelta(
+        days=2, hours=1
+    )
 
-    second = materialize_view(spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity",
-                              actor="t", incremental=True, end=D0 + timedelta(days=10))
+    second = materialize_view(
+        spark,
+        settings=settings,
+        registry=registry,
+        lakehouse=lh,
+        view="user_activity",
+        actor="t",
+        incremental=True,
+        end=D0 + timedelta(days=10),
+    )
     assert second.start == D0 + timedelta(days=2, hours=1)
     col = _clicks(redis_nodes, project, view)
     assert col.values == [u * 100 + 3 for u in range(50)]
@@ -79,5 +112,112 @@ def test_archived_view_refuses(spark, world) -> None:
     registry.set_status(project, "user_activity", None, "deprecated", reason="t", actor="t", force=True)
     registry.set_status(project, "user_activity", "1", "archived", reason="t", actor="t", force=True)
     with pytest.raises(RegistryError, match="archived"):
-        materialize_view(spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", actor="t",
-                         start=D0, end=D0 + timedelta(days=1))
+        materialize_view(
+            spark,
+            settings=settings,
+            registry=registry,
+            lakehouse=lh,
+            view="user_activity",
+            actor="t",
+            start=D0,
+            end=D0 + timedelta(days=1),
+        )
+
+
+def test_online_check_and_size(spark, world, redis_nodes) -> None:
+    from jobs.online import check_online, estimate_online_size, online_view_from_registry
+    from lakehouse.online import OnlineWriter
+
+    settings, registry, lh, project = world
+    now = D0 + timedelta(days=10)
+    materialize_view(
+        spark,
+        settings=settings,
+        registry=registry,
+        lakehouse=lh,
+        view="user_activity",
+        actor="t",
+        start=D0,
+        end=now,
+    )
+    report = check_online(
+        spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=20, now=now
+    )
+    assert (report.sampled, report.compared_values, report.mismatches) == (20, 40, 0)
+    # Tamper with one entity online (a newer, different value): the check must see it.
+    view = online_view_from_registry(registry.get_view_version(project, "user_activity"))
+    from lakehouse.online.encoding import to_epoch_micros
+
+    OnlineWriter(ClusterClient(redis_nodes), project=project, view=view).write_rows(
+        [([u], to_epoch_micros(D0 + timedelta(days=5)), [-1, "zz"]) for u in range(50)]
+    )
+    bad = check_online(
+        spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10, now=now
+    )
+    assert bad.mismatches == 20 and bad.mismatch_rate == 1.0
+    size = estimate_online_size(
+        spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10
+    )
+    assert size.entities == 50 and size.found == 10
+    assert size.bytes_per_key > size.view_bytes_per_entity > 0
+
+
+def test_feast_materialize_runs_our_engine(spark, world, redis_nodes, tmp_path) -> None:
+    import yaml
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
+    from feast.repo_config import RegistryConfig
+    from feast.types import Int64, String
+
+    settings, registry, lh, project = world
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "project": project,
+                "home": str(settings.home),
+                "online": {"nodes": redis_nodes},
+                "spark": {"master": "local[2]"},
+            }
+        )
+    )
+    store = FeatureStore(
+        config=RepoConfig(
+            project=project,
+            provider="local",
+            registry=RegistryConfig(path=str(tmp_path / "feast.db")),
+            online_store={
+                "type": "redis",
+                "redis_type": "redis_cluster",
+                "connection_string": ",".join(redis_nodes),
+            },
+            batch_engine={
+                "type": "jobs.feast_materialization_engine.FeaturelakeSparkEngine",
+                "featurelake_config": str(cfg),
+            },
+            entity_key_serialization_version=3,
+        )
+    )
+    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+    fv = FeatureView(
+        name="user_activity",
+        entities=[user],
+        ttl=timedelta(days=3000),
+        online=True,
+        source=FileSource(path=str(tmp_path / "unused.parquet"), timestamp_field="event_timestamp"),
+        schema=[
+            Field(name="user_id", dtype=Int64),
+            Field(name="clicks", dtype=Int64),
+            Field(name="country", dtype=String),
+        ],
+    )
+    store.apply([user, fv])
+    store.materialize(
+        start_date=D0, end_date=D0 + timedelta(days=2, hours=1), feature_views=["user_activity"]
+    )
+    got = store.get_online_features(
+        features=["user_activity:clicks", "user_activity:country"],
+        entity_rows=[{"user_id": u} for u in range(3)],
+    ).to_dict()
+    assert got["clicks"] == [1, 101, 201] and got["country"] == ["c1"] * 3
+    runs = registry.list_runs(project=project, kind="materialize")
+    assert [r.status for r in runs] == ["succeeded"] and runs[0].actor == "feast"

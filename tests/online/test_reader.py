@@ -10,32 +10,48 @@ import pytest
 
 from featurelake.errors import ServiceUnavailableError
 from jobs.online import FeatureCatalog, OnlineFeatureClient
-from lakehouse.online import ClusterClient, FeatureStatus, InvalidRequestError, OnlineReader, OnlineView, OnlineWriter, ViewRequest
+from lakehouse.online import (
+    ClusterClient,
+    FeatureStatus,
+    InvalidRequestError,
+    OnlineReader,
+    OnlineView,
+    OnlineWriter,
+    ViewRequest,
+)
 from lakehouse.online.encoding import to_epoch_micros
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-VIEW = OnlineView("acct", (("account_id", "int64"),), (("balance", "double"), ("tier", "string")), ttl=timedelta(hours=1))
+VIEW = OnlineView(
+    "acct", (("account_id", "int64"),), (("balance", "double"), ("tier", "string")), ttl=timedelta(hours=1)
+)
 
 
 def test_statuses_under_ttl(redis_nodes) -> None:
     project = unique_project()
     client = ClusterClient(redis_nodes)
     w = OnlineWriter(client, project=project, view=VIEW)
-    w.write_rows([
-        ([1], to_epoch_micros(NOW - timedelta(minutes=5)), [10.0, "gold"]),
-        ([2], to_epoch_micros(NOW - timedelta(hours=2)), [20.0, "silver"]),  # older than the TTL
-        ([3], to_epoch_micros(NOW - timedelta(minutes=1)), [None, "bronze"]),
-    ])
+    w.write_rows(
+        [
+            ([1], to_epoch_micros(NOW - timedelta(minutes=5)), [10.0, "gold"]),
+            ([2], to_epoch_micros(NOW - timedelta(hours=2)), [20.0, "silver"]),  # older than the TTL
+            ([3], to_epoch_micros(NOW - timedelta(minutes=1)), [None, "bronze"]),
+        ]
+    )
     cols = OnlineReader(client, project=project).read(
         [ViewRequest(VIEW, ("balance", "tier"))], [{"account_id": i} for i in (1, 2, 3, 4)], now=NOW
     )
     balance, tier = cols
     assert balance.values == [10.0, None, None, None]
-    assert balance.statuses == [FeatureStatus.PRESENT, FeatureStatus.OUTSIDE_MAX_AGE, FeatureStatus.NULL_VALUE,
-                                FeatureStatus.NOT_FOUND]
+    assert balance.statuses == [
+        FeatureStatus.PRESENT,
+        FeatureStatus.OUTSIDE_MAX_AGE,
+        FeatureStatus.NULL_VALUE,
+        FeatureStatus.NOT_FOUND,
+    ]
     assert tier.values == ["gold", None, "bronze", None]
     assert tier.event_timestamps[0] == NOW - timedelta(minutes=5)
     # The same data read "earlier" is inside the TTL.
@@ -54,7 +70,9 @@ def test_older_row_never_overwrites_newer(redis_nodes) -> None:
     stats = w.write_rows([([1], t - 1, [0.0, "old"])])
     assert (stats.written, stats.skipped_older) == (0, 1)
     assert w.write_rows([([1], t, [2.0, "same-time"])]).written == 1  # equal time: a correction wins
-    col = OnlineReader(client, project=project).read([ViewRequest(VIEW, ("tier",))], [{"account_id": 1}], now=NOW)[0]
+    col = OnlineReader(client, project=project).read(
+        [ViewRequest(VIEW, ("tier",))], [{"account_id": 1}], now=NOW
+    )[0]
     assert col.values == ["same-time"]
 
 

@@ -19,7 +19,8 @@ VIEW = OnlineView("user_stats", (("user_id", "int64"),), (("clicks", "int64"), (
 
 def _frame(spark, rows):
     return spark.createDataFrame(
-        rows, "user_id long, event_timestamp timestamp, created_timestamp timestamp, clicks long, label string"
+        rows,
+        "user_id long, event_timestamp timestamp, created_timestamp timestamp, clicks long, label string",
     )
 
 
@@ -31,10 +32,14 @@ def _read(nodes, project, ids):
 
 def test_latest_per_entity_breaks_ties_by_created(spark) -> None:
     rows = [
-        (1, T0, T0, 1, "a"), (1, T0 + timedelta(hours=1), T0, 2, "b"), (1, T0 + timedelta(hours=1), T0 + timedelta(1), 3, "c"),
+        (1, T0, T0, 1, "a"),
+        (1, T0 + timedelta(hours=1), T0, 2, "b"),
+        (1, T0 + timedelta(hours=1), T0 + timedelta(1), 3, "c"),
         (2, T0, T0, 4, "d"),
     ]
-    got = {r.user_id: r.label for r in latest_per_entity(_frame(spark, rows), join_keys=["user_id"]).collect()}
+    got = {
+        r.user_id: r.label for r in latest_per_entity(_frame(spark, rows), join_keys=["user_id"]).collect()
+    }
     assert got == {1: "c", 2: "d"}
 
 
@@ -42,7 +47,9 @@ def test_materialize_writes_latest_value_per_entity(spark, redis_nodes) -> None:
     project = unique_project()
     n = 500
     rows = [(i, T0 + timedelta(hours=h), T0, i * 10 + h, f"u{i}-h{h}") for i in range(n) for h in (3, 1, 2)]
-    stats = write_online(_frame(spark, rows), view=VIEW, target=RedisTarget(tuple(redis_nodes), project), partitions=3)
+    stats = write_online(
+        _frame(spark, rows), view=VIEW, target=RedisTarget(tuple(redis_nodes), project), partitions=3
+    )
     assert (stats.written, stats.skipped_older) == (n, 0)
     clicks, label = _read(redis_nodes, project, range(n + 1))
     assert clicks.values[:n] == [i * 10 + 3 for i in range(n)]
@@ -66,8 +73,12 @@ def test_concurrent_overlapping_materializations_end_newest(spark, redis_nodes) 
 
     def run(rows) -> None:
         try:
-            write_online(_frame(spark, rows), view=VIEW, target=RedisTarget(tuple(redis_nodes), project, batch_size=40),
-                         partitions=2)
+            write_online(
+                _frame(spark, rows),
+                view=VIEW,
+                target=RedisTarget(tuple(redis_nodes), project, batch_size=40),
+                partitions=2,
+            )
         except BaseException as err:  # noqa: BLE001 - surfaced below
             errors.append(err)
 

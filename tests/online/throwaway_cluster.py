@@ -53,10 +53,31 @@ class ThrowawayCluster:
         d = self.root / str(port)
         d.mkdir(parents=True, exist_ok=True)
         self.procs[port] = subprocess.Popen(  # noqa: S603 - fixed argv
-            [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-             "--save", "", "--appendonly", "no", "--dir", str(d), "--daemonize", "no", "--logfile", "redis.log"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(d),
+                "--daemonize",
+                "no",
+                "--logfile",
+                "redis.log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait(lambda: redis.Redis(port=port, socket_timeout=0.5).ping(), 10, f"node {port} up")
 
@@ -67,9 +88,19 @@ class ThrowawayCluster:
         for port in self.ports:
             self.start_node(port)
         subprocess.run(  # noqa: S603
-            [shutil.which("redis-cli") or "redis-cli", "--cluster", "create", *self.nodes,
-             "--cluster-replicas", "1", "--cluster-yes"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+            [
+                shutil.which("redis-cli") or "redis-cli",
+                "--cluster",
+                "create",
+                *self.nodes,
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
         )
         self.wait_healthy()
 
@@ -86,6 +117,7 @@ class ThrowawayCluster:
                 if info.get("role") == "slave" and info.get("master_link_status") == "up":
                     links += 1
             return len(masters) == 3 and links >= len(self.live_ports()) - 3
+
         _wait(ok, timeout, "cluster_state ok with replicas linked")
 
     def live_ports(self) -> list[int]:

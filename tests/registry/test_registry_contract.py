@@ -68,7 +68,10 @@ class RegistryContract:
         assert vv.status == "active"
         assert vv.join_keys == ("user_id",)
         assert [(k.name, k.dtype) for k in vv.entities] == [("user_id", "INT64")]
-        assert [(f.name, f.dtype) for f in vv.features] == [("amount_sum_7d", "Float64"), ("tx_count_7d", "Int64")]
+        assert [(f.name, f.dtype) for f in vv.features] == [
+            ("amount_sum_7d", "Float64"),
+            ("tx_count_7d", "Int64"),
+        ]
         assert vv.features[1].tags == {"pii": "false"}
         assert vv.ttl == timedelta(days=7)
         assert vv.owner == "risk" and vv.tags == {"team": "risk"} and vv.created_by == "alice"
@@ -105,24 +108,36 @@ class RegistryContract:
         ]
         assert reg.get_view_version(project, "user_stats", "1").version == "1.2"
         assert reg.get_view_version(project, "user_stats", "1.1").feature_names == (
-            "amount_sum_7d", "tx_count_7d", "max_amount_7d",
+            "amount_sum_7d",
+            "tx_count_7d",
+            "max_amount_7d",
         )
 
     @pytest.mark.parametrize(
         "change",
         [
             pytest.param(lambda: with_features(STATS.features[0]), id="removed-feature"),
-            pytest.param(lambda: with_features(FeatureDef("amount_sum_7d", "Int64"), STATS.features[1]), id="dtype"),
+            pytest.param(
+                lambda: with_features(FeatureDef("amount_sum_7d", "Int64"), STATS.features[1]), id="dtype"
+            ),
             pytest.param(lambda: dataclasses.replace(STATS, ttl=timedelta(days=8)), id="ttl"),
             pytest.param(lambda: dataclasses.replace(STATS, entities=("merchant",)), id="entity"),
-            pytest.param(lambda: dataclasses.replace(STATS, transformation="sum(amount) over 8d"), id="transform"),
+            pytest.param(
+                lambda: dataclasses.replace(STATS, transformation="sum(amount) over 8d"), id="transform"
+            ),
         ],
     )
-    def test_breaking_changes_create_a_new_major_with_its_own_table(self, reg: Registry, project: str, change) -> None:  # type: ignore[no-untyped-def]
+    def test_breaking_changes_create_a_new_major_with_its_own_table(
+        self, reg: Registry, project: str, change
+    ) -> None:  # type: ignore[no-untyped-def]
         reg.apply_definitions(project, repo(services=()), actor="alice")
         plan = reg.apply_definitions(project, repo(view=change(), services=()), actor="alice")
         [view_change] = [c for c in plan.changes if c.object_type == "view"]
-        assert (view_change.kind, view_change.from_version, view_change.to_version) == ("breaking", "1.0", "2.0")
+        assert (view_change.kind, view_change.from_version, view_change.to_version) == (
+            "breaking",
+            "1.0",
+            "2.0",
+        )
         assert view_change.reasons
         assert [(v.version, v.table_name) for v in reg.list_view_versions(project, "user_stats")] == [
             ("1.0", "user_stats__v1"),
@@ -136,7 +151,9 @@ class RegistryContract:
         self, reg: Registry, project: str
     ) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
-        reg.apply_definitions(project, repo(view=dataclasses.replace(STATS, ttl=timedelta(days=1))), actor="alice")
+        reg.apply_definitions(
+            project, repo(view=dataclasses.replace(STATS, ttl=timedelta(days=1))), actor="alice"
+        )
         assert [(s.version, s.views[0].view_major) for s in reg.list_service_versions(project, "fraud")] == [
             (1, 1),
             (2, 2),
@@ -181,7 +198,10 @@ class RegistryContract:
     def test_sql_metacharacters_are_stored_verbatim(self, reg: Registry, project: str) -> None:
         evil = "x'; DROP TABLE fl_audit_log; --"
         view = dataclasses.replace(
-            STATS, name="robert'); DROP TABLE fl_features;--", tags={"note": evil, "pct": "100%_"}, description=evil
+            STATS,
+            name="robert'); DROP TABLE fl_features;--",
+            tags={"note": evil, "pct": "100%_"},
+            description=evil,
         )
         defs = Definitions(entities=(USER,), sources=(TX,), views=(view,))
         reg.apply_definitions(project, defs, actor=evil)
@@ -202,9 +222,18 @@ class RegistryContract:
 
     # ------------------------------------------------------------------ lifecycle
 
-    ALLOWED = [("draft", "active"), ("active", "deprecated"), ("deprecated", "archived"), ("deprecated", "active")]
-    PATHS = {"draft": [], "active": ["active"], "deprecated": ["active", "deprecated"],
-             "archived": ["active", "deprecated", "archived"]}
+    ALLOWED = [
+        ("draft", "active"),
+        ("active", "deprecated"),
+        ("deprecated", "archived"),
+        ("deprecated", "active"),
+    ]
+    PATHS = {
+        "draft": [],
+        "active": ["active"],
+        "deprecated": ["active", "deprecated"],
+        "archived": ["active", "deprecated", "archived"],
+    }
 
     def _at(self, reg: Registry, project: str, status: str) -> None:
         reg.apply_definitions(project, repo(services=()), actor="alice", status="draft")
@@ -215,20 +244,34 @@ class RegistryContract:
     @pytest.mark.parametrize("current,target", ALLOWED)
     def test_allowed_transition(self, reg: Registry, project: str, current: str, target: str) -> None:
         self._at(reg, project, current)
-        version, old, new = reg.set_status(project, "user_stats", "1.0", target, reason="review #12", actor="carol")  # type: ignore[arg-type]
+        version, old, new = reg.set_status(
+            project, "user_stats", "1.0", target, reason="review #12", actor="carol"
+        )  # type: ignore[arg-type]
         assert (version, old, new) == ("1.0", current, target)
         vv = reg.get_view_version(project, "user_stats", "1.0")
         assert vv.status == target and vv.status_reason == "review #12"
         entry = reg.audit(project=project, action="status.set", limit=1)[0]
         assert (entry.actor, entry.object_key, entry.before, entry.after) == (
-            "carol", "user_stats@1.0", {"status": current}, {"status": target, "reason": "review #12"},
+            "carol",
+            "user_stats@1.0",
+            {"status": current},
+            {"status": target, "reason": "review #12"},
         )
 
     @pytest.mark.parametrize(
         "current,target",
-        [(c, t) for c in ("draft", "active", "deprecated", "archived")
-         for t in ("draft", "active", "deprecated", "archived")
-         if (c, t) not in {("draft", "active"), ("active", "deprecated"), ("deprecated", "archived"), ("deprecated", "active")}],
+        [
+            (c, t)
+            for c in ("draft", "active", "deprecated", "archived")
+            for t in ("draft", "active", "deprecated", "archived")
+            if (c, t)
+            not in {
+                ("draft", "active"),
+                ("active", "deprecated"),
+                ("deprecated", "archived"),
+                ("deprecated", "active"),
+            }
+        ],
     )
     def test_refused_transition(self, reg: Registry, project: str, current: str, target: str) -> None:
         self._at(reg, project, current)
@@ -236,7 +279,9 @@ class RegistryContract:
             reg.set_status(project, "user_stats", "1.0", target, reason="try", actor="carol")  # type: ignore[arg-type]
         assert reg.get_view_version(project, "user_stats", "1.0").status == current
 
-    def test_deprecating_a_view_an_active_service_uses_is_refused_unless_forced(self, reg: Registry, project: str) -> None:
+    def test_deprecating_a_view_an_active_service_uses_is_refused_unless_forced(
+        self, reg: Registry, project: str
+    ) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
         with pytest.raises(RegistryError, match=r"active feature services use it: fraud@1"):
             reg.set_status(project, "user_stats", "1", "deprecated", reason="old", actor="carol")
@@ -254,7 +299,9 @@ class RegistryContract:
     def test_archived_versions_cannot_be_used(self, reg: Registry, project: str) -> None:
         self._at(reg, project, "archived")
         for purpose in ("backfill", "materialize", "serve", "train"):
-            with pytest.raises(RegistryError, match=r"version 1.0 is archived and cannot be used to " + purpose):
+            with pytest.raises(
+                RegistryError, match=r"version 1.0 is archived and cannot be used to " + purpose
+            ):
                 reg.assert_usable(project, "user_stats", "1.0", purpose)  # type: ignore[arg-type]
         with pytest.raises(RegistryError, match="every version of feature view 'user_stats' is archived"):
             reg.get_view_version(project, "user_stats")
@@ -267,8 +314,12 @@ class RegistryContract:
 
     def test_default_version_is_newest_active(self, reg: Registry, project: str) -> None:
         reg.apply_definitions(project, repo(services=()), actor="alice")
-        reg.apply_definitions(project, repo(view=dataclasses.replace(STATS, ttl=timedelta(days=1)), services=()),
-                              actor="alice", status="draft")
+        reg.apply_definitions(
+            project,
+            repo(view=dataclasses.replace(STATS, ttl=timedelta(days=1)), services=()),
+            actor="alice",
+            status="draft",
+        )
         assert reg.get_view_version(project, "user_stats").version == "1.0"  # 2.0 is a draft
         reg.set_status(project, "user_stats", "1.0", "deprecated", reason="moving", actor="alice")
         assert reg.get_view_version(project, "user_stats").version == "2.0"  # no active: newest non-archived
@@ -280,12 +331,23 @@ class RegistryContract:
         first = reg.start_run(project, "backfill", {"view": "user_stats", "start": start}, "alice")
         reg.heartbeat(first)
         assert reg.get_run(first).status == "running"
-        reg.finish_run(first, status="succeeded", rows_in=10, rows_out=7,
-                       inputs=[{"table": "raw.tx", "version": 3}], outputs=[{"table": "user_stats__v1", "version": 1}])
+        reg.finish_run(
+            first,
+            status="succeeded",
+            rows_in=10,
+            rows_out=7,
+            inputs=[{"table": "raw.tx", "version": 3}],
+            outputs=[{"table": "user_stats__v1", "version": 1}],
+        )
         failed = reg.start_run(project, "backfill", {"view": "user_stats"}, "alice")
         reg.finish_run(failed, status="failed", error="boom")
         run = reg.get_run(first)
-        assert (run.status, run.rows_in, run.rows_out, run.params["start"]) == ("succeeded", 10, 7, "2024-01-01T00:00:00+00:00")
+        assert (run.status, run.rows_in, run.rows_out, run.params["start"]) == (
+            "succeeded",
+            10,
+            7,
+            "2024-01-01T00:00:00+00:00",
+        )
         assert [(t.table, t.version) for t in run.outputs] == [("user_stats__v1", 1)]
         assert reg.last_successful_run(project, "backfill", "user_stats").run_id == first  # type: ignore[union-attr]
         assert reg.last_successful_run(project, "materialize", "user_stats") is None
@@ -296,7 +358,9 @@ class RegistryContract:
         assert sorted(actions) == ["run.failed", "run.start", "run.start", "run.succeeded"]
 
     def test_a_run_whose_lease_expired_shows_as_abandoned(self, reg: Registry, project: str) -> None:
-        crashed = reg.start_run(project, "materialize", {"view": "user_stats"}, "alice", lease=timedelta(seconds=-1))
+        crashed = reg.start_run(
+            project, "materialize", {"view": "user_stats"}, "alice", lease=timedelta(seconds=-1)
+        )
         alive = reg.start_run(project, "materialize", {"view": "user_stats"}, "alice")
         assert reg.get_run(crashed).status == "abandoned"
         assert [r.run_id for r in reg.list_runs(project, status="abandoned")] == [crashed]
@@ -317,14 +381,22 @@ class RegistryContract:
     def _chain(self, reg: Registry, project: str) -> None:
         run = reg.start_run(project, "backfill", {"view": "user_stats"}, "alice")
         fvv = Node.feature_view_version("user_stats", "1.0")
-        reg.finish_run(run, status="succeeded", lineage_edges=[
-            (Node.data_source("raw.tx", 3), fvv),
-            (Node.data_source("raw.users", 1), fvv),
-            (fvv, Node.delta_output("user_stats__v1", 5)),
-            (Node.delta_output("user_stats__v1", 5), Node.feature_service_version("fraud", 1)),
-        ])
-        reg.add_lineage_edge(Node.feature_service_version("fraud", 1), Node.training_set("fraud_train", 1), project=project)
-        reg.add_lineage_edge(Node.training_set("fraud_train", 1), Node.model("s3://models/fraud/1"), project=project)
+        reg.finish_run(
+            run,
+            status="succeeded",
+            lineage_edges=[
+                (Node.data_source("raw.tx", 3), fvv),
+                (Node.data_source("raw.users", 1), fvv),
+                (fvv, Node.delta_output("user_stats__v1", 5)),
+                (Node.delta_output("user_stats__v1", 5), Node.feature_service_version("fraud", 1)),
+            ],
+        )
+        reg.add_lineage_edge(
+            Node.feature_service_version("fraud", 1), Node.training_set("fraud_train", 1), project=project
+        )
+        reg.add_lineage_edge(
+            Node.training_set("fraud_train", 1), Node.model("s3://models/fraud/1"), project=project
+        )
 
     def test_lineage_downstream_and_upstream(self, reg: Registry, project: str) -> None:
         self._chain(reg, project)
@@ -344,24 +416,45 @@ class RegistryContract:
     def test_lineage_depth_limit_and_unknown_node(self, reg: Registry, project: str) -> None:
         self._chain(reg, project)
         two = reg.lineage(project, Node.data_source("raw.tx"), direction="downstream", depth=2)
-        assert [str(e.dst) for e in two] == ["feature_view_version:user_stats@1.0", "delta_output:user_stats__v1@5"]
-        major = reg.lineage(project, Node.feature_view_version("user_stats", 1), direction="upstream", depth=1)
+        assert [str(e.dst) for e in two] == [
+            "feature_view_version:user_stats@1.0",
+            "delta_output:user_stats__v1@5",
+        ]
+        major = reg.lineage(
+            project, Node.feature_view_version("user_stats", 1), direction="upstream", depth=1
+        )
         assert sorted(str(e.src) for e in major) == ["data_source:raw.tx@3", "data_source:raw.users@1"]
         with pytest.raises(RegistryError, match="is not in project"):
             reg.lineage(project, Node.data_source("raw.nothing", 1), direction="downstream", depth=2)
 
-    def test_training_set_registration_pins_versions_and_records_lineage(self, reg: Registry, project: str) -> None:
+    def test_training_set_registration_pins_versions_and_records_lineage(
+        self, reg: Registry, project: str
+    ) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
-        kwargs = dict(service="fraud", service_version=1, entity_source={"table": "labels", "version": 4},
-                      feature_tables=[{"table": "user_stats__v1", "version": 5}], features=["user_stats:amount_sum_7d"],
-                      output={"table": "training/fraud", "version": 0}, row_count=1000, checksum="abc", actor="trainer")
+        kwargs = dict(
+            service="fraud",
+            service_version=1,
+            entity_source={"table": "labels", "version": 4},
+            feature_tables=[{"table": "user_stats__v1", "version": 5}],
+            features=["user_stats:amount_sum_7d"],
+            output={"table": "training/fraud", "version": 0},
+            row_count=1000,
+            checksum="abc",
+            actor="trainer",
+        )
         v1 = reg.register_training_set(project, "fraud_train", **kwargs)  # type: ignore[arg-type]
         v2 = reg.register_training_set(project, "fraud_train", **kwargs)  # type: ignore[arg-type]
         assert (v1, v2) == (1, 2)
         ts = reg.get_training_set(project, "fraud_train", 1)
-        assert (ts.entity_source.table, ts.entity_source.version, ts.feature_tables[0].version) == ("labels", 4, 5)
+        assert (ts.entity_source.table, ts.entity_source.version, ts.feature_tables[0].version) == (
+            "labels",
+            4,
+            5,
+        )
         assert reg.get_training_set(project, "fraud_train").version == 2
-        reg.register_model(project, "fraud-xgb-1", training_set="fraud_train", training_set_version=1, actor="trainer")
+        reg.register_model(
+            project, "fraud-xgb-1", training_set="fraud_train", training_set_version=1, actor="trainer"
+        )
         up = reg.lineage(project, Node.model("fraud-xgb-1"), direction="upstream", depth=2)
         assert sorted(str(e.src) for e in up) == [
             "data_source:labels@4",
@@ -375,10 +468,17 @@ class RegistryContract:
     def test_every_change_is_audited(self, reg: Registry, project: str) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
         actions = sorted(a.action for a in reg.audit(project=project, limit=100))
-        assert actions == sorted([
-            "entity.add", "entity.add", "source.add", "view.add", "view_version.create",
-            "service.add", "service_version.create",
-        ])
+        assert actions == sorted(
+            [
+                "entity.add",
+                "entity.add",
+                "source.add",
+                "view.add",
+                "view_version.create",
+                "service.add",
+                "service_version.create",
+            ]
+        )
         created = reg.audit(project=project, action="view_version.create")[0]
         assert created.actor == "alice" and created.after["version"] == "1.0"  # type: ignore[index]
 

@@ -13,8 +13,8 @@ FRAUD_V1_SERVICES = Path(__file__).resolve().parent / "fixtures" / "fraud_v1" / 
 def copy_feature_repo(dest: Path, *, service_version: int = 2) -> Path:
     """Copy ``feature_repo/`` to ``dest`` (definitions only); ``service_version=1`` swaps in v1.
 
-    The copy's file registry resolves to ``dest/../.featurelake``, so ``feast plan`` run in the
-    copy never touches the checkout's state.
+    The copy's file registry is ``dest/data/registry.db``, so ``feast plan`` run in the copy
+    never touches the checkout's state.
     """
     shutil.copytree(FEATURE_REPO, dest, ignore=shutil.ignore_patterns("__pycache__", "data", "*.db"))
     if service_version == 1:

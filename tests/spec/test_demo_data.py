@@ -50,7 +50,11 @@ def test_same_seed_gives_identical_tables_and_other_seed_differs(demo_root: Path
     other = tmp_path / "other"
     generate(None, str(again), rows=ROWS, seed=11, start=START, days=DAYS)
     generate(None, str(other), rows=ROWS, seed=12, start=START, days=DAYS)
-    for name, key in ((RAW_USERS, "user_id"), (RAW_MERCHANTS, "merchant_id"), (RAW_TRANSACTIONS, "transaction_id")):
+    for name, key in (
+        (RAW_USERS, "user_id"),
+        (RAW_MERCHANTS, "merchant_id"),
+        (RAW_TRANSACTIONS, "transaction_id"),
+    ):
         a = _read(demo_root, name).sort_by(key)
         b = _read(again, name).sort_by(key)
         assert a.equals(b), name
@@ -122,20 +126,47 @@ def test_bad_arguments_name_the_value(tmp_path: Path) -> None:
 
 def test_cli_generate_writes_to_the_storage_root(tmp_path: Path) -> None:
     env = {**os.environ, "FEATURELAKE_STORAGE_ROOT": str(tmp_path / "lake"), "PYTHONPATH": str(ROOT)}
-    args = ["demo", "generate", "--rows", "300", "--seed", "5", "--days", "3", "--start", "2024-03-01", "-o", "json"]
-    out = subprocess.run([sys.executable, "-m", "jobs.cli.main", *args], capture_output=True, text=True, env=env,
-                         cwd=tmp_path, timeout=300)
+    args = [
+        "demo",
+        "generate",
+        "--rows",
+        "300",
+        "--seed",
+        "5",
+        "--days",
+        "3",
+        "--start",
+        "2024-03-01",
+        "-o",
+        "json",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "jobs.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["start"] == "2024-03-01" and data["end"] == "2024-03-03"
     assert data["tables"][RAW_TRANSACTIONS]["uri"] == str(tmp_path / "lake" / RAW_TRANSACTIONS)
     direct = tmp_path / "direct"
     generate(None, str(direct), rows=300, seed=5, start=START, days=3)
-    assert _read(tmp_path / "lake", RAW_TRANSACTIONS).sort_by("transaction_id").equals(
-        _read(direct, RAW_TRANSACTIONS).sort_by("transaction_id")
+    assert (
+        _read(tmp_path / "lake", RAW_TRANSACTIONS)
+        .sort_by("transaction_id")
+        .equals(_read(direct, RAW_TRANSACTIONS).sort_by("transaction_id"))
     )
-    bad = subprocess.run([sys.executable, "-m", "jobs.cli.main", "demo", "generate", "--rows", "-5"],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "jobs.cli.main", "demo", "generate", "--rows", "-5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "-5" in bad.stderr
 
 
@@ -148,8 +179,13 @@ def test_user_profile_transform_on_spark_matches_pandas(spark, demo_root: Path) 
     users = _read(demo_root, RAW_USERS)
     ends = tuple(period_ends(date(2024, 3, 1), date(2024, 3, 3), "daily"))
     context = TransformContext(
-        view="user_profile", start=datetime(2024, 3, 1, tzinfo=UTC), end=ends[-1], granularity="daily",
-        period_ends=ends, join_keys=("user_id",), computed_at=datetime.now(UTC),
+        view="user_profile",
+        start=datetime(2024, 3, 1, tzinfo=UTC),
+        end=ends[-1],
+        granularity="daily",
+        period_ends=ends,
+        join_keys=("user_id",),
+        computed_at=datetime.now(UTC),
     )
     sdf = spec.transform.function({"raw_users": spark.createDataFrame(users.to_pandas())}, context)
     got = sdf.toPandas().sort_values(["user_id", "event_timestamp"]).reset_index(drop=True)
@@ -159,7 +195,9 @@ def test_user_profile_transform_on_spark_matches_pandas(spark, demo_root: Path) 
     for end in ends:
         alive = pdf[pdf["signup_timestamp"] < end]
         for row in alive.itertuples():
-            expected.append((row.user_id, end, (end - row.signup_timestamp) // timedelta(days=1), row.home_country))
+            expected.append(
+                (row.user_id, end, (end - row.signup_timestamp) // timedelta(days=1), row.home_country)
+            )
     expected.sort()
     got_rows = [
         (r.user_id, r.event_timestamp.tz_localize(UTC).to_pydatetime(), r.account_age_days, r.home_country)

@@ -27,6 +27,7 @@ def test_feast_plan_file_registry(tmp_path: Path) -> None:
         "Created feature view user_transaction_stats",
         "Created feature view merchant_risk_stats",
         "Created feature view user_profile",
+        "Created on demand feature view transaction_vs_history",
         "Created feature service fraud_detection",
     ):
         assert line in out.stdout, out.stdout

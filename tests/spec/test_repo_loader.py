@@ -71,9 +71,14 @@ MORE = textwrap.dedent(
 
 def test_feature_repo_loads() -> None:
     repo = load_repo(FEATURE_REPO)
-    assert {v.name for v in repo.feature_views} == {"user_transaction_stats", "merchant_risk_stats", "user_profile"}
+    assert {v.name for v in repo.feature_views} == {
+        "user_transaction_stats",
+        "merchant_risk_stats",
+        "user_profile",
+    }
     assert {e.name for e in repo.entities} >= {"user", "merchant"}
     assert [s.name for s in repo.feature_services] == ["fraud_detection"]
+    assert [o.name for o in repo.on_demand_feature_views] == ["transaction_vs_history"]
     assert set(repo.view_specs) == {"user_transaction_stats", "merchant_risk_stats", "user_profile"}
     assert isinstance(repo.spec("user_profile").transform, SparkTransform)
     assert isinstance(repo.spec("merchant_risk_stats").transform, AggregationTransform)
@@ -84,7 +89,9 @@ def test_feature_repo_loads() -> None:
     assert repo.origin(repo.entity("user")) == "entities.py:user"
     service = repo.feature_service("fraud_detection")
     assert {p.name for p in service.feature_view_projections} == {
-        "user_transaction_stats", "user_profile", "merchant_risk_stats"
+        "user_transaction_stats",
+        "user_profile",
+        "merchant_risk_stats",
     }
     assert service.tags["version"] == "2"
     home = next(f for f in repo.feature_view("user_profile").features if f.name == "home_country")
@@ -209,7 +216,9 @@ def test_missing_join_key_in_schema(tmp_path: Path) -> None:
             ),
         },
     )
-    with pytest.raises(DefinitionError, match=r"join key 'user_id' of entity 'user' is missing from the schema"):
+    with pytest.raises(
+        DefinitionError, match=r"join key 'user_id' of entity 'user' is missing from the schema"
+    ):
         load_repo(root)
 
 
@@ -233,3 +242,43 @@ def test_repo_files_respects_feastignore(tmp_path: Path) -> None:
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="is not a folder"):
         load_repo(tmp_path / "missing")
+
+
+def test_on_demand_view_with_a_source_outside_the_repo(tmp_path: Path) -> None:
+    hidden = textwrap.dedent(
+        """
+        from datetime import timedelta
+        from feast import FeatureView, Field, FileSource
+        from feast.types import Int64
+        from entities import user
+
+        def make_view():
+            return FeatureView(name="hidden", entities=[user], ttl=timedelta(days=1),
+                               source=FileSource(name="h", path="/tmp/h", timestamp_field="event_timestamp"),
+                               schema=[Field(name="user_id", dtype=Int64), Field(name="n", dtype=Int64)])
+        """
+    )
+    odfv = textwrap.dedent(
+        """
+        import pandas as pd
+        from feast import Field
+        from feast.on_demand_feature_view import on_demand_feature_view
+        from feast.types import Int64
+        from tools.hidden import make_view
+
+        @on_demand_feature_view(sources=[make_view()], schema=[Field(name="n2", dtype=Int64)])
+        def doubled(inputs: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({"n2": inputs["n"] * 2})
+        """
+    )
+    root = write_repo(
+        tmp_path / "r",
+        {"entities.py": ENTITIES, "tools/__init__.py": "", "tools/hidden.py": hidden, "odfv.py": odfv},
+        feastignore="tools/\n",
+    )
+    with pytest.raises(DefinitionError) as info:
+        load_repo(root)
+    assert info.value.problems == [
+        "odfv.py: OnDemandFeatureView 'doubled': source view 'hidden' is not defined in the repo; define it or use one "
+        "of []"
+    ]

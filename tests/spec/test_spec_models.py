@@ -124,7 +124,9 @@ def test_spark_transform_checks_signature_and_sources() -> None:
         SparkTransform(sources=["a"], function=one_arg, timestamp_columns={"b": "ts"}, lookback="-1d")
     assert "is not like" in str(info.value)  # negative windows are not accepted as strings
     with pytest.raises(ValidationError) as info:
-        SparkTransform(sources=["a"], function=one_arg, timestamp_columns={"b": "ts"}, lookback=timedelta(days=-1))
+        SparkTransform(
+            sources=["a"], function=one_arg, timestamp_columns={"b": "ts"}, lookback=timedelta(days=-1)
+        )
     text = str(info.value)
     assert "lookback" in text and "negative" in text
     assert "timestamp_columns names ['b']" in text
@@ -204,7 +206,12 @@ def test_event_date_puts_midnight_rows_in_the_day_that_ended() -> None:
 
 
 def test_required_event_range_covers_the_largest_window() -> None:
-    t = _transform(aggregations=[Aggregation(function="count", window="7d"), Aggregation(function="count", window="1d", name="c1")])
+    t = _transform(
+        aggregations=[
+            Aggregation(function="count", window="7d"),
+            Aggregation(function="count", window="1d", name="c1"),
+        ]
+    )
     lo, hi = t.required_event_range(date(2024, 3, 10), date(2024, 3, 12))
     assert lo == datetime(2024, 3, 4, tzinfo=UTC)  # end of Mar 10 minus 7 days
     assert hi == datetime(2024, 3, 13, tzinfo=UTC)  # end of Mar 12 (exclusive)
@@ -232,7 +239,10 @@ def test_definition_is_plain_json_and_order_independent() -> None:
 
 def test_description_change_is_non_breaking_only() -> None:
     old = ViewSpec(view="v", transform=_transform()).to_definition()
-    aggs = [Aggregation(function="count", window="1d"), Aggregation(function="sum", column="amount", window="7d", description="new words")]
+    aggs = [
+        Aggregation(function="count", window="1d"),
+        Aggregation(function="sum", column="amount", window="7d", description="new words"),
+    ]
     new = ViewSpec(view="v", transform=_transform(aggregations=aggs)).to_definition()
     assert definition_hash(old["breaking"]) == definition_hash(new["breaking"])
     assert definition_hash(old["non_breaking"]) != definition_hash(new["non_breaking"])
@@ -242,10 +252,18 @@ def test_description_change_is_non_breaking_only() -> None:
 
 def test_window_change_is_breaking() -> None:
     old = ViewSpec(view="v", transform=_transform()).to_definition()
-    aggs = [Aggregation(function="count", window="1d"), Aggregation(function="sum", column="amount", window="7d", name="txn_amount_sum_7d", description="spend")]
+    aggs = [
+        Aggregation(function="count", window="1d"),
+        Aggregation(
+            function="sum", column="amount", window="7d", name="txn_amount_sum_7d", description="spend"
+        ),
+    ]
     same = ViewSpec(view="v", transform=_transform(aggregations=aggs)).to_definition()
     assert classify_change(old, same).kind == "unchanged"
-    aggs = [Aggregation(function="count", window="1d"), Aggregation(function="sum", column="amount", window="8d", name="txn_amount_sum_7d")]
+    aggs = [
+        Aggregation(function="count", window="1d"),
+        Aggregation(function="sum", column="amount", window="8d", name="txn_amount_sum_7d"),
+    ]
     new = ViewSpec(view="v", transform=_transform(aggregations=aggs)).to_definition()
     change = classify_change(old, new)
     assert change.kind == "breaking"
@@ -255,15 +273,22 @@ def test_window_change_is_breaking() -> None:
 def test_added_aggregation_is_minor_removed_is_breaking() -> None:
     base = _transform().aggregations
     old = ViewSpec(view="v", transform=_transform()).to_definition()
-    more = ViewSpec(view="v", transform=_transform(aggregations=[*base, Aggregation(function="max", column="amount", window="1d")])).to_definition()
+    more = ViewSpec(
+        view="v",
+        transform=_transform(aggregations=[*base, Aggregation(function="max", column="amount", window="1d")]),
+    ).to_definition()
     assert classify_change(old, more).kind == "minor"
     assert classify_change(more, old).kind == "breaking"
 
 
 def test_function_source_is_part_of_the_hash() -> None:
-    a = ViewSpec(view="p", transform=SparkTransform(sources=["raw_users"], function=profile_fn)).to_definition()
-    b = ViewSpec(view="p", transform=SparkTransform(sources=["raw_users"], function=profile_fn_changed)).to_definition()
-    assert "return sources[\"raw_users\"]" in a["breaking"]["transform"]["function_source"]
+    a = ViewSpec(
+        view="p", transform=SparkTransform(sources=["raw_users"], function=profile_fn)
+    ).to_definition()
+    b = ViewSpec(
+        view="p", transform=SparkTransform(sources=["raw_users"], function=profile_fn_changed)
+    ).to_definition()
+    assert 'return sources["raw_users"]' in a["breaking"]["transform"]["function_source"]
     assert definition_hash(a["breaking"]) != definition_hash(b["breaking"])
     assert classify_change(a, b).kind == "breaking"
 
@@ -277,8 +302,16 @@ def test_repo_hashes_are_stable_across_processes() -> None:
     runs = []
     for seed in ("1", "2"):
         out = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-            env={**__import__("os").environ, "PYTHONHASHSEED": seed, "FEATURELAKE_STORAGE_ROOT": f"/tmp/elsewhere{seed}"},
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                **__import__("os").environ,
+                "PYTHONHASHSEED": seed,
+                "FEATURELAKE_STORAGE_ROOT": f"/tmp/elsewhere{seed}",
+            },
         )
         assert out.returncode == 0, out.stderr
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))

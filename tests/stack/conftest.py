@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,12 @@ def free_port_block(count: int, *, start: int, with_bus: bool = False) -> int:
 
 
 @pytest.fixture
-def throwaway_home(tmp_path: Path) -> Path:
-    """A temporary FEATURELAKE_HOME for a second, throwaway stack instance."""
-    return tmp_path / "home"
+def throwaway_home() -> Iterator[Path]:
+    """A temporary FEATURELAKE_HOME for a second, throwaway stack instance.
+
+    Not under pytest's tmp_path: concurrent pytest runs (other engineers on this machine) prune
+    old basetemp folders, which could delete a running throwaway server's data folder.
+    """
+    root = Path(tempfile.mkdtemp(prefix="featurelake-stack-test-"))
+    yield root / "home"
+    shutil.rmtree(root, ignore_errors=True)

@@ -24,8 +24,13 @@ def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args], capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={**os.environ, "FEATURELAKE_HOME": str(home), **(env or {})}, check=False,
+        [sys.executable, "-m", "jobs.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "FEATURELAKE_HOME": str(home), **(env or {})},
+        check=False,
     )
 
 
@@ -110,3 +115,44 @@ def test_throwaway_redis_cluster_up_twice_down_and_rejoin(
         down(settings, services=["redis"], purge=True, echo=lines.append)
     assert not (throwaway_home / "stack" / "redis").exists()
     assert not any(port_in_use(p) for p in ports)
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_throwaway_postgres_and_s3_up_down_purge(
+    throwaway_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    pg_port = free_port_block(1, start=55600)
+    s3_port = free_port_block(1, start=59600)
+    monkeypatch.setenv("FEATURELAKE_PG_PORT", str(pg_port))
+    monkeypatch.setenv("FEATURELAKE_S3_PORT", str(s3_port))
+    settings = Settings(home=throwaway_home)
+    lines: list[str] = []
+    try:
+        state = up(settings, services=["postgres", "s3"], echo=lines.append)
+        assert state["postgres"]["port"] == pg_port
+        assert state["s3"]["endpoint_url"] == f"http://127.0.0.1:{s3_port}"
+        assert any("initdb" in line for line in lines)
+        report = status(settings, services=["postgres", "s3"])
+        assert report["healthy"], report
+        pids = {n: s["pid"] for n, s in report["services"].items()}
+        with psycopg.connect(state["postgres"]["url"].replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("create table kept (x int)")
+            conn.execute("insert into kept values (42)")
+
+        down(settings, services=["postgres", "s3"], echo=lines.append)
+        assert not any(pid_alive(pid) for pid in pids.values())
+        assert not port_in_use(pg_port) and not port_in_use(s3_port)
+
+        # Without --purge, Postgres keeps its data across a restart.
+        lines.clear()
+        state = up(settings, services=["postgres", "s3"], echo=lines.append)
+        assert not any("initdb" in line for line in lines)
+        with psycopg.connect(state["postgres"]["url"].replace("+psycopg", "")) as conn:
+            assert conn.execute("select x from kept").fetchall() == [(42,)]
+    finally:
+        down(settings, services=["postgres", "s3"], purge=True, echo=lines.append)
+    assert not (throwaway_home / "stack" / "postgres").exists()
+    assert not port_in_use(pg_port) and not port_in_use(s3_port)

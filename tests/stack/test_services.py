@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def _status_json() -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "jobs.cli.main", "services", "status", "--output", "json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -116,8 +120,11 @@ def test_s3_bucket_exists_and_round_trips_an_object(s3: dict[str, Any]) -> None:
     import boto3
 
     client = boto3.client(
-        "s3", endpoint_url=s3["endpoint_url"], aws_access_key_id=s3["access_key_id"],
-        aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"],
+        "s3",
+        endpoint_url=s3["endpoint_url"],
+        aws_access_key_id=s3["access_key_id"],
+        aws_secret_access_key=s3["secret_access_key"],
+        region_name=s3["region"],
     )
     names = [b["Name"] for b in client.list_buckets()["Buckets"]]
     assert s3["bucket"] in names
@@ -139,7 +146,9 @@ def test_postgres_answers_and_the_role_can_create_a_database(pg_url: str) -> Non
     try:
         with admin.connect() as conn:
             assert conn.execute(sa.text("select 1")).scalar() == 1
-            assert conn.execute(sa.text("select rolsuper from pg_roles where rolname = current_user")).scalar()
+            assert conn.execute(
+                sa.text("select rolsuper from pg_roles where rolname = current_user")
+            ).scalar()
             conn.execute(sa.text(f'create database "{name}"'))
         scratch = sa.create_engine(pg_url.rsplit("/", 1)[0] + f"/{name}")
         try:
@@ -155,7 +164,7 @@ def test_postgres_answers_and_the_role_can_create_a_database(pg_url: str) -> Non
         admin.dispose()
 
 
-_SPARK_JOB = '''
+_SPARK_JOB = """
 import json, os, sys
 from pyspark.sql import SparkSession
 
@@ -176,20 +185,40 @@ total = sc.parallelize(range(1000), 4).sum()
 print("RESULT " + json.dumps({"driver_pid": os.getpid(), "driver_ppid": os.getppid(), "master": sc.master,
                               "workers": rows, "total": total}))
 spark.stop()
-'''
+"""
 
 
 @pytest.mark.cluster
 def test_spark_submit_runs_executors_in_separate_processes(spark_master: str, tmp_path: Path) -> None:
     script = tmp_path / "tiny_job.py"
     script.write_text(_SPARK_JOB)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-           "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "spark-submit"), "--master", spark_master,
-         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.executor.memory=512m",
-         "--conf", "spark.cores.max=2", "--conf", "spark.ui.enabled=false", str(script)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False,
+        [
+            str(Path(sys.executable).parent / "spark-submit"),
+            "--master",
+            spark_master,
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            "--conf",
+            "spark.executor.memory=512m",
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.ui.enabled=false",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))

@@ -49,7 +49,7 @@ resource "aws_secretsmanager_secret_version" "auth_token" {
   secret_string = data.aws_secretsmanager_random_password.auth_token.random_password
 
   # The data source draws a new password on every plan; the first one stored stays (rotate
-  # by tainting this resource: ElastiCache then rotates with the ROTATE strategy below).
+  # by replacing this resource: ElastiCache then applies it with auth_token_update_strategy).
   lifecycle {
     ignore_changes = [secret_string]
   }
@@ -80,7 +80,7 @@ resource "aws_elasticache_replication_group" "this" {
   transit_encryption_enabled = true
   transit_encryption_mode    = "required"
   auth_token                 = aws_secretsmanager_secret_version.auth_token.secret_string
-  auth_token_update_strategy = "ROTATE"
+  auth_token_update_strategy = var.auth_token_update_strategy
 
   snapshot_retention_limit   = var.snapshot_retention_limit
   maintenance_window         = var.maintenance_window

@@ -142,3 +142,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "auth_token_update_strategy" {
+  description = "How a new AUTH token is applied: ROTATE accepts old and new tokens until a later SET; SET retires the old one (apply with SET once no client uses it)."
+  type        = string
+  default     = "ROTATE"
+
+  validation {
+    condition     = contains(["ROTATE", "SET"], var.auth_token_update_strategy)
+    error_message = "auth_token_update_strategy must be ROTATE or SET (DELETE would disable AUTH)."
+  }
+}

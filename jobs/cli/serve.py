@@ -1,0 +1,40 @@
+"""``featurelake serve``: run the HTTP feature server (Feast's protocol) on the Redis cluster."""
+
+from __future__ import annotations
+
+import click
+
+from jobs.cli.context import AppContext, pass_app
+
+
+@click.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=6566, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--max-request-bytes",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Larger request bodies get 413.",
+)
+@pass_app
+def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None:
+    """Serve POST /get-online-features, GET /health, registry listings and /openapi.json."""
+    from jobs.online import connect, load_catalog
+    from jobs.server import create_app
+    from jobs.server import serve as run_server
+    from registry.writer import open_registry
+
+    settings = app.settings
+    registry = open_registry(settings.registry_url)
+    catalog = load_catalog(settings, registry=registry)
+    sdk = connect(settings, catalog)
+    click.echo(
+        f"featurelake feature server for project {settings.project!r} on http://{host}:{port} (docs: /docs)"
+    )
+    try:
+        run_server(
+            create_app(sdk, registry=registry, max_request_bytes=max_request_bytes), host=host, port=port
+        )
+    finally:
+        registry.dispose()

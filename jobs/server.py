@@ -1,0 +1,185 @@
+"""``featurelake serve``: an HTTP feature server speaking Feast's feature-server protocol.
+
+* ``POST /get-online-features``: Feast's request ``{"features": [...] | "feature_service": ...,
+  "entities": {"join_key": [values...]}, "full_feature_names": false}`` and response
+  ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses", "event_timestamps"}]}``.
+* ``GET /health``: the server and its Redis cluster.
+* ``GET /registry/feature-views``, ``/registry/entities``, ``/registry/feature-services``:
+  read-only registry listings with lifecycle status.
+* ``GET /openapi.json`` (and ``/docs``): the OpenAPI document.
+
+Bodies over ``max_request_bytes`` get 413; malformed JSON gets 400 with the parser's reason;
+a request naming unknown views, features or entity keys gets 400 with every problem listed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from featurelake.errors import FeatureStoreError, ServiceUnavailableError
+from jobs.online import OnlineFeatureClient
+
+DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+
+
+class GetOnlineFeaturesRequest(BaseModel):
+    """Feast's feature server request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entities: dict[str, list[Any]] = Field(description="join key (or request data) name -> one value per row")
+    features: list[str] = Field(default_factory=list, description="'view:feature' references")
+    feature_service: str | None = Field(default=None, description="a feature service (instead of features)")
+    full_feature_names: bool = False
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return value.total_seconds()
+    return value
+
+
+def create_app(
+    sdk: OnlineFeatureClient,
+    *,
+    registry: Any | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> FastAPI:
+    """Build the FastAPI application.
+
+    Args:
+        sdk: the online client (catalog + Redis cluster).
+        registry: a ``registry.RegistryReader`` for the registry endpoints (None: they answer 503).
+        max_request_bytes: larger request bodies are refused with 413.
+    """
+    project = sdk.catalog.project
+    app = FastAPI(
+        title="featurelake feature server",
+        description="Online features from the Redis cluster in Feast's protocol, plus read-only registry views.",
+        version="1",
+    )
+
+    def error(status: int, detail: Any) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"detail": detail})
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_request_bytes:
+            raise _TooLarge(int(declared))
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_request_bytes:
+                raise _TooLarge(len(body))
+        return bytes(body)
+
+    @app.post(
+        "/get-online-features",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": GetOnlineFeaturesRequest.model_json_schema()}},
+            }
+        },
+        responses={
+            400: {"description": "malformed JSON or an invalid request"},
+            413: {"description": "body too large"},
+            503: {"description": "the Redis cluster is unavailable"},
+        },
+    )
+    async def get_online_features(request: Request) -> Any:
+        """Look up online features for entity rows (Feast's request/response shape)."""
+        try:
+            raw = await read_body(request)
+        except _TooLarge as err:
+            return error(
+                413,
+                f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
+                "send fewer entity rows per request",
+            )
+        try:
+            payload = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return error(400, f"malformed JSON: {err}")
+        try:
+            req = GetOnlineFeaturesRequest.model_validate(payload)
+        except ValidationError as err:
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
+            return error(400, problems)
+        try:
+            response = sdk.get_online_features(
+                entity_rows=req.entities,
+                features=req.features or None,
+                feature_service=req.feature_service,
+                full_feature_names=req.full_feature_names,
+            )
+        except ServiceUnavailableError as err:
+            return error(503, str(err))
+        except FeatureStoreError as err:
+            return error(400, getattr(err, "problems", None) or str(err))
+        return JSONResponse(response.to_feast_json())
+
+    @app.get("/health")
+    def health() -> Any:
+        """200 if the Redis cluster's slot map can be read, else 503."""
+        try:
+            sdk.client.refresh()
+        except ServiceUnavailableError as err:
+            return error(503, str(err))
+        return {"status": "ok", "project": project, "redis_masters": sdk.client.masters()}
+
+    def registry_list(kind: str) -> Any:
+        if registry is None:
+            return error(503, "this server runs without a registry; start it with a reachable registry.url")
+        try:
+            if kind == "views":
+                items = registry.list_views(project)
+            elif kind == "entities":
+                items = registry.list_entities(project)
+            else:
+                items = registry.list_services(project)
+        except FeatureStoreError as err:
+            return error(503, str(err))
+        return {"project": project, "items": _plain(list(items))}
+
+    @app.get("/registry/feature-views")
+    def feature_views() -> Any:
+        """The current version of every feature view, with its status."""
+        return registry_list("views")
+
+    @app.get("/registry/entities")
+    def entities() -> Any:
+        """Every entity and its join keys."""
+        return registry_list("entities")
+
+    @app.get("/registry/feature-services")
+    def feature_services() -> Any:
+        """The current version of every feature service, with its status."""
+        return registry_list("services")
+
+    return app
+
+
+def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_level: str = "warning") -> None:
+    """Run ``app`` with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=workers_log_level, access_log=False)
