@@ -109,12 +109,12 @@ def definitions_from_repo(contents: Any) -> Definitions:
                     for f in odfv.features
                 ),
                 ttl=timedelta(0),
-                source=",".join(inputs),
+                source="",
                 transformation=udf,
                 description=odfv.description or "",
                 owner=odfv.owner or "",
                 tags=dict(odfv.tags or {}),
-                definition={"on_demand": True, "mode": getattr(odfv, "mode", "")},
+                definition={"on_demand": True, "inputs": inputs, "mode": getattr(odfv, "mode", "")},
             )
         )
     services = tuple(

@@ -402,9 +402,9 @@ def _context(
 
         spark = build_spark_session(app_name="featurelake-historical", master=settings.spark.master, conf=settings.spark.conf)
     if lakehouse is None:
-        from lakehouse.tables import Lakehouse
+        from jobs.wiring import lakehouse_from_settings
 
-        lakehouse = Lakehouse(root=settings.storage_root, storage_options=settings.storage.storage_options())
+        lakehouse = lakehouse_from_settings(settings)
     if registry is None:
         from registry import open_registry
 

@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     """spark-submit entrypoint; prints the registered version, exit 1 with one line on errors."""
     from featurelake.actor import resolve_actor
     from jobs.settings import load_settings
+    from jobs.wiring import lakehouse_from_settings
     from lakehouse.spark import build_spark_session
-    from lakehouse.tables import Lakehouse
     from registry import open_registry
 
     args = _parse_args(argv)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         # spark-submit's --master wins: pass none so the builder keeps it.
         spark = build_spark_session(app_name=f"featurelake-training-set-{args.name}", conf=settings.spark.conf)
-        lakehouse = Lakehouse(root=settings.storage_root, storage_options=settings.storage.storage_options())
+        lakehouse = lakehouse_from_settings(settings)
         created = create_training_set(
             spark=spark, lakehouse=lakehouse, registry=open_registry(settings.registry_url), project=settings.project,
             name=args.name, service=args.service, entities=args.entities, actor=resolve_actor(args.actor),

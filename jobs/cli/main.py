@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "jobs.cli.serve:serve",
     "services": "jobs.cli.services:services",
     "table": "jobs.cli.table:table",
+    "training-set": "jobs.cli.training_set:training_set",
 }
 
 
