@@ -61,10 +61,15 @@ def generate(spark, root: Path, *, feature_rows: int, entity_rows: int, seed: in
             grid = grid.withColumn(name, expr)
         return grid.drop("day", "off")
 
-    users = history(n_users, "user_id", {
-        "spend_30d": F.round(F.rand(seed) * 1000, 2),
-        "txn_count_30d": (F.rand(seed + 1) * 100).cast("long"),
-    }, 1)
+    users = history(
+        n_users,
+        "user_id",
+        {
+            "spend_30d": F.round(F.rand(seed) * 1000, 2),
+            "txn_count_30d": (F.rand(seed + 1) * 100).cast("long"),
+        },
+        1,
+    )
     merchants = history(n_merchants, "merchant_id", {"risk_score": F.round(F.rand(seed + 2), 4)}, 2)
     span = ENTITY_SPAN_DAYS * 86_400_000_000
     entities = spark.range(entity_rows).select(
@@ -88,10 +93,20 @@ def generate(spark, root: Path, *, feature_rows: int, entity_rows: int, seed: in
 
 def run_ours(spark, paths):
     views = [
-        ViewRequest(name="user_stats", join_keys=("user_id",), features=("spend_30d", "txn_count_30d"),
-                    frame=spark.read.parquet(paths["user_stats"]), ttl=TTL),
-        ViewRequest(name="merchant_stats", join_keys=("merchant_id",), features=("risk_score",),
-                    frame=spark.read.parquet(paths["merchant_stats"]), ttl=TTL),
+        ViewRequest(
+            name="user_stats",
+            join_keys=("user_id",),
+            features=("spend_30d", "txn_count_30d"),
+            frame=spark.read.parquet(paths["user_stats"]),
+            ttl=TTL,
+        ),
+        ViewRequest(
+            name="merchant_stats",
+            join_keys=("merchant_id",),
+            features=("risk_score",),
+            frame=spark.read.parquet(paths["merchant_stats"]),
+            ttl=TTL,
+        ),
     ]
     return point_in_time_join(spark.read.parquet(paths["entities"]), views)
 
@@ -115,18 +130,35 @@ def feast_store(root: Path, paths, kind: str):
     store = FeatureStore(config=config)
 
     def source(name: str):
-        kw = {"name": name, "timestamp_field": "event_timestamp", "created_timestamp_column": "created_timestamp"}
+        kw = {
+            "name": name,
+            "timestamp_field": "event_timestamp",
+            "created_timestamp_column": "created_timestamp",
+        }
         if kind == "spark":
             return SparkSource(path=paths[name], file_format="parquet", **kw)
         return FileSource(path=paths[name], **kw)
 
     user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
     merchant = Entity(name="merchant", join_keys=["merchant_id"], value_type=ValueType.INT64)
-    uv = FeatureView(name="user_stats", entities=[user], ttl=TTL, source=source("user_stats"),
-                     schema=[Field(name="user_id", dtype=Int64), Field(name="spend_30d", dtype=Float64),
-                             Field(name="txn_count_30d", dtype=Int64)])
-    mv = FeatureView(name="merchant_stats", entities=[merchant], ttl=TTL, source=source("merchant_stats"),
-                     schema=[Field(name="merchant_id", dtype=Int64), Field(name="risk_score", dtype=Float64)])
+    uv = FeatureView(
+        name="user_stats",
+        entities=[user],
+        ttl=TTL,
+        source=source("user_stats"),
+        schema=[
+            Field(name="user_id", dtype=Int64),
+            Field(name="spend_30d", dtype=Float64),
+            Field(name="txn_count_30d", dtype=Int64),
+        ],
+    )
+    mv = FeatureView(
+        name="merchant_stats",
+        entities=[merchant],
+        ttl=TTL,
+        source=source("merchant_stats"),
+        schema=[Field(name="merchant_id", dtype=Int64), Field(name="risk_score", dtype=Float64)],
+    )
     store.apply([user, merchant, uv, mv])
     return store
 
@@ -137,7 +169,9 @@ FEATURE_REFS = ["user_stats:spend_30d", "user_stats:txn_count_30d", "merchant_st
 def run_feast_spark(spark, store, paths):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        job = store.get_historical_features(entity_df=spark.read.parquet(paths["entities"]), features=FEATURE_REFS)
+        job = store.get_historical_features(
+            entity_df=spark.read.parquet(paths["entities"]), features=FEATURE_REFS
+        )
         return job.to_spark_df()
 
 
@@ -156,8 +190,15 @@ def asof_oracle(entities: pd.DataFrame, history: pd.DataFrame, key: str, feature
     """pandas merge_asof: latest row at or before the entity time, within TTL (inclusive)."""
     left = entities[["row_id", key, "event_timestamp"]].sort_values("event_timestamp")
     right = history.sort_values(["event_timestamp", "created_timestamp"])[[key, "event_timestamp", *features]]
-    out = pd.merge_asof(left, right, on="event_timestamp", by=key, direction="backward",
-                        tolerance=pd.Timedelta(TTL), allow_exact_matches=True)
+    out = pd.merge_asof(
+        left,
+        right,
+        on="event_timestamp",
+        by=key,
+        direction="backward",
+        tolerance=pd.Timedelta(TTL),
+        allow_exact_matches=True,
+    )
     return out.set_index("row_id")[features]
 
 
@@ -195,33 +236,50 @@ def timed(fn):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--feature-rows", type=int, default=1_000_000, help="rows of the user view (merchants: a tenth)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--feature-rows", type=int, default=1_000_000, help="rows of the user view (merchants: a tenth)"
+    )
     parser.add_argument("--entity-rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--skip-file", action="store_true", help="skip Feast's file (dask) store")
     parser.add_argument("--skip-feast-spark", action="store_true")
-    parser.add_argument("--sample", type=int, default=2000, help="entity rows checked against the brute-force scan")
+    parser.add_argument(
+        "--sample", type=int, default=2000, help="entity rows checked against the brute-force scan"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    spark = build_spark_session(app_name="bench-pit", master="local[2]", conf={
-        "spark.driver.memory": "6g",
-        "spark.sql.shuffle.partitions": "8",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    })
+    spark = build_spark_session(
+        app_name="bench-pit",
+        master="local[2]",
+        conf={
+            "spark.driver.memory": "6g",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        },
+    )
     root = Path(tempfile.mkdtemp(prefix="pit_bench_"))
     try:
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"Spark {spark.version}, local[2]")
-        (paths, gen_s) = timed(lambda: generate(spark, root, feature_rows=args.feature_rows,
-                                                 entity_rows=args.entity_rows, seed=args.seed))
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"Spark {spark.version}, local[2]"
+        )
+        (paths, gen_s) = timed(
+            lambda: generate(
+                spark, root, feature_rows=args.feature_rows, entity_rows=args.entity_rows, seed=args.seed
+            )
+        )
         n_user = spark.read.parquet(paths["user_stats"]).count()
         n_merch = spark.read.parquet(paths["merchant_stats"]).count()
-        print(f"data: {n_user:,} user rows + {n_merch:,} merchant rows, {args.entity_rows:,} entity rows "
-              f"(generated in {gen_s:.1f} s)")
+        print(
+            f"data: {n_user:,} user rows + {n_merch:,} merchant rows, {args.entity_rows:,} entity rows "
+            f"(generated in {gen_s:.1f} s)"
+        )
 
         ents = spark.read.parquet(paths["entities"]).toPandas()
         users = spark.read.parquet(paths["user_stats"]).toPandas()
@@ -230,15 +288,21 @@ def main() -> None:
             for c in ("event_timestamp", "created_timestamp"):
                 if c in df:
                     df[c] = pd.to_datetime(df[c]).dt.tz_localize("UTC")
-        (oracle, oracle_s) = timed(lambda: asof_oracle(ents, users, "user_id", ["spend_30d", "txn_count_30d"]).join(
-            asof_oracle(ents, merch, "merchant_id", ["risk_score"])))
+        (oracle, oracle_s) = timed(
+            lambda: asof_oracle(ents, users, "user_id", ["spend_30d", "txn_count_30d"]).join(
+                asof_oracle(ents, merch, "merchant_id", ["risk_score"])
+            )
+        )
         sample = ents.sample(n=min(args.sample, len(ents)), random_state=args.seed)
         brute = brute_force(sample, users, "user_id", ["spend_30d", "txn_count_30d"]).join(
-            brute_force(sample, merch, "merchant_id", ["risk_score"]))
+            brute_force(sample, merch, "merchant_id", ["risk_score"])
+        )
         oracle_vs_brute = mismatches(oracle.loc[brute.index].reset_index(), brute)
-        print(f"oracle: merge_asof in {oracle_s:.1f} s; {oracle['spend_30d'].isna().sum():,} rows without a user value, "
-              f"{oracle['risk_score'].isna().sum():,} without a merchant value; "
-              f"checked against brute force on {len(sample):,} rows: {oracle_vs_brute} mismatches")
+        print(
+            f"oracle: merge_asof in {oracle_s:.1f} s; {oracle['spend_30d'].isna().sum():,} rows without a user value, "
+            f"{oracle['risk_score'].isna().sum():,} without a merchant value; "
+            f"checked against brute force on {len(sample):,} rows: {oracle_vs_brute} mismatches"
+        )
 
         results: dict[str, tuple[float, int, int]] = {}
 
@@ -259,11 +323,17 @@ def main() -> None:
             results["feast file"] = (secs, len(got), mismatches(got, oracle))
 
         ours = results["featurelake"][0]
-        print(f"\n{'system':<14}{'seconds':>10}{'entity rows/s':>16}{'vs ours':>10}{'rows back':>12}{'mismatches':>12}")
+        print(
+            f"\n{'system':<14}{'seconds':>10}{'entity rows/s':>16}{'vs ours':>10}{'rows back':>12}{'mismatches':>12}"
+        )
         for name, (secs, rows, bad) in results.items():
-            print(f"{name:<14}{secs:>10.1f}{args.entity_rows / secs:>16,.0f}{secs / ours:>9.1f}x{rows:>12,}{bad:>12,}")
-        print("(vs ours = that system's time / featurelake's time; entity rows expected back: "
-              f"{args.entity_rows:,})")
+            print(
+                f"{name:<14}{secs:>10.1f}{args.entity_rows / secs:>16,.0f}{secs / ours:>9.1f}x{rows:>12,}{bad:>12,}"
+            )
+        print(
+            "(vs ours = that system's time / featurelake's time; entity rows expected back: "
+            f"{args.entity_rows:,})"
+        )
     finally:
         spark.stop()
         shutil.rmtree(root, ignore_errors=True)

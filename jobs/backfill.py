@@ -668,10 +668,17 @@ def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
 
 
 def _master(settings: Settings) -> str | None:
-    """spark-submit's ``--master`` wins; otherwise the settings' master."""
-    from pyspark import SparkConf
+    """Under spark-submit its master wins (``--master``, else spark-submit's default ``local[*]``);
+    run as a plain script, the settings' ``spark.master``."""
+    import os
 
-    return None if SparkConf().contains("spark.master") else settings.spark.master
+    from pyspark import SparkConf, SparkContext
+
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # launched by spark-submit: its JVM holds the conf
+        SparkContext._ensure_initialized()
+        if SparkConf().contains("spark.master"):
+            return None
+    return settings.spark.master
 
 
 def main(argv: list[str] | None = None) -> None:

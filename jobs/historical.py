@@ -99,12 +99,16 @@ def parse_service_ref(ref: str) -> tuple[str, int | None]:
     """
     name, sep, version = ref.partition(":")
     if not name:
-        raise DefinitionError(f"feature service reference {ref!r} has no name; write NAME[:vVERSION], e.g. fraud_detection:v2")
+        raise DefinitionError(
+            f"feature service reference {ref!r} has no name; write NAME[:vVERSION], e.g. fraud_detection:v2"
+        )
     if not sep or not version:
         return name, None
     digits = version[1:] if version[:1] in ("v", "V") else version
     if not digits.isdigit():
-        raise DefinitionError(f"feature service reference {ref!r}: version {version!r} is not a number; write e.g. {name}:v2")
+        raise DefinitionError(
+            f"feature service reference {ref!r}: version {version!r} is not a number; write e.g. {name}:v2"
+        )
     return name, int(digits)
 
 
@@ -122,7 +126,9 @@ def resolve_features(
         RegistryError: unknown service/view, or an archived service or view version.
     """
     if (features is None) == (feature_service is None):
-        raise DefinitionError("give either features=[...] ('view:feature') or feature_service='name:vN', not both or neither")
+        raise DefinitionError(
+            "give either features=[...] ('view:feature') or feature_service='name:vN', not both or neither"
+        )
     if feature_service is not None:
         name, version = parse_service_ref(feature_service)
         service = registry.get_service_version(project, name, version)
@@ -145,7 +151,9 @@ def _resolve_refs(registry: RegistryReader, project: str, refs: list[str]) -> li
     for ref in refs:
         view, sep, feature = ref.partition(":")
         if not sep or not view or not feature:
-            problems.append(f"feature reference {ref!r} is not 'view:feature' (e.g. user_transaction_stats:txn_count_7d)")
+            problems.append(
+                f"feature reference {ref!r} is not 'view:feature' (e.g. user_transaction_stats:txn_count_7d)"
+            )
             continue
         if feature not in wanted.setdefault(view, []):
             wanted[view].append(feature)
@@ -220,7 +228,9 @@ def load_entities(
         return frame, EntitySource(table=path.name, version=pinned, root=str(path.resolve().parent))
     if path.exists():
         return spark.read.parquet(str(path)), EntitySource(table=str(path), version=None)
-    raise LakehouseError(f"entity rows {entity_df!r}: no such table or path; give a table name, a Delta folder or parquet")
+    raise LakehouseError(
+        f"entity rows {entity_df!r}: no such table or path; give a table name, a Delta folder or parquet"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,7 +273,12 @@ def read_view(
             stacklevel=3,
         )
     frame = lakehouse.read(spark, view.table, version=pinned, date_range=date_range)
-    columns = [*view.view.join_keys, EVENT_TS, *([CREATED_TS] if CREATED_TS in frame.columns else []), *view.features]
+    columns = [
+        *view.view.join_keys,
+        EVENT_TS,
+        *([CREATED_TS] if CREATED_TS in frame.columns else []),
+        *view.features,
+    ]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise LakehouseError(
@@ -271,7 +286,11 @@ def read_view(
             "re-run the view's backfill so its table matches the definition"
         )
     request = ViewRequest(
-        name=view.view.name, join_keys=view.view.join_keys, features=view.features, frame=frame.select(*columns), ttl=ttl
+        name=view.view.name,
+        join_keys=view.view.join_keys,
+        features=view.features,
+        frame=frame.select(*columns),
+        ttl=ttl,
     )
     return request, pinned
 
@@ -319,23 +338,39 @@ def build_historical(
         RegistryError: unknown or archived service/view versions.
         LakehouseError: missing tables or versions.
     """
-    resolved, service = resolve_features(registry, project, features=features, feature_service=feature_service)
+    resolved, service = resolve_features(
+        registry, project, features=features, feature_service=feature_service
+    )
     entities, source = load_entities(
-        spark, lakehouse, entity_df, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps,
+        spark,
+        lakehouse,
+        entity_df,
+        timestamp_column=timestamp_column,
+        naive_timestamps=naive_timestamps,
         version=entity_version,
     )
-    requests_ = [ViewRequest(name=r.view.name, join_keys=r.view.join_keys, features=r.features, frame=entities, ttl=None)
-                 for r in resolved]
+    requests_ = [
+        ViewRequest(
+            name=r.view.name, join_keys=r.view.join_keys, features=r.features, frame=entities, ttl=None
+        )
+        for r in resolved
+    ]
     check_entity_columns(entities, requests_, timestamp_column=timestamp_column)
     entities = normalize_timestamp_column(entities, timestamp_column, naive_timestamps=naive_timestamps)
     bounds = entity_bounds(entities, timestamp_column=timestamp_column)
     views, pinned = [], []
     for r in resolved:
-        request, version = read_view(spark, lakehouse, r, bounds, version=(pinned_versions or {}).get(r.table))
+        request, version = read_view(
+            spark, lakehouse, r, bounds, version=(pinned_versions or {}).get(r.table)
+        )
         views.append(request)
         pinned.append(ResolvedView(view=r.view, features=r.features, table=r.table, delta_version=version))
     frame = point_in_time_join(
-        entities, views, timestamp_column=timestamp_column, mode=mode, full_feature_names=full_feature_names,
+        entities,
+        views,
+        timestamp_column=timestamp_column,
+        mode=mode,
+        full_feature_names=full_feature_names,
         bounds=bounds,
     )
     return HistoricalResult(frame=frame, views=tuple(pinned), entity=source, bounds=bounds, service=service)
@@ -384,15 +419,26 @@ def get_historical_features(
     """
     ctx = _context(settings, spark=spark, lakehouse=lakehouse, registry=registry)
     return build_historical(
-        entity_df, spark=ctx["spark"], lakehouse=ctx["lakehouse"], registry=ctx["registry"],
-        project=project or ctx["settings"].project, features=features, feature_service=feature_service,
-        full_feature_names=full_feature_names, mode=mode, timestamp_column=timestamp_column,
+        entity_df,
+        spark=ctx["spark"],
+        lakehouse=ctx["lakehouse"],
+        registry=ctx["registry"],
+        project=project or ctx["settings"].project,
+        features=features,
+        feature_service=feature_service,
+        full_feature_names=full_feature_names,
+        mode=mode,
+        timestamp_column=timestamp_column,
         naive_timestamps=naive_timestamps,
     ).frame
 
 
 def _context(
-    settings: Settings | None, *, spark: SparkSession | None, lakehouse: Lakehouse | None, registry: RegistryReader | None
+    settings: Settings | None,
+    *,
+    spark: SparkSession | None,
+    lakehouse: Lakehouse | None,
+    registry: RegistryReader | None,
 ) -> dict[str, Any]:
     from jobs.settings import load_settings
 
@@ -400,7 +446,9 @@ def _context(
     if spark is None:
         from lakehouse.spark import build_spark_session
 
-        spark = build_spark_session(app_name="featurelake-historical", master=settings.spark.master, conf=settings.spark.conf)
+        spark = build_spark_session(
+            app_name="featurelake-historical", master=settings.spark.master, conf=settings.spark.conf
+        )
     if lakehouse is None:
         from jobs.wiring import lakehouse_from_settings
 

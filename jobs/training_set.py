@@ -109,54 +109,99 @@ def create_training_set(
     if not name or not all(c.isalnum() or c in "_-." for c in name):
         raise RegistryError(f"training set name {name!r} must be letters, digits, '_', '-' or '.'")
     parse_service_ref(service)
-    params = {"training_set": name, "service": service, "mode": mode, "timestamp_column": timestamp_column,
-              "entities": entities if isinstance(entities, str) else type(entities).__name__}
+    params = {
+        "training_set": name,
+        "service": service,
+        "mode": mode,
+        "timestamp_column": timestamp_column,
+        "entities": entities if isinstance(entities, str) else type(entities).__name__,
+    }
     run_id = registry.start_run(project, "training-set", params, actor, target=name)
     try:
         table = training_table_name(name, run_id)
         if not isinstance(entities, str) or "/" in entities:
-            entities = _persist_entities(spark, lakehouse, entities, table + "__entities",
-                                         timestamp_column=timestamp_column, naive_timestamps=naive_timestamps)
+            entities = _persist_entities(
+                spark,
+                lakehouse,
+                entities,
+                table + "__entities",
+                timestamp_column=timestamp_column,
+                naive_timestamps=naive_timestamps,
+            )
         result = build_historical(
-            entities, spark=spark, lakehouse=lakehouse, registry=registry, project=project, feature_service=service,
-            mode=mode, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps,
+            entities,
+            spark=spark,
+            lakehouse=lakehouse,
+            registry=registry,
+            project=project,
+            feature_service=service,
+            mode=mode,
+            timestamp_column=timestamp_column,
+            naive_timestamps=naive_timestamps,
         )
         info = lakehouse.write(result.frame, table, mode="overwrite")
         digest = checksum(lakehouse.read(spark, table, version=info.version))
         assert_service = result.service
         if assert_service is None or result.entity.table is None or result.entity.version is None:
-            raise LakehouseError("internal: the training set inputs were not pinned")  # unreachable by construction
+            raise LakehouseError(
+                "internal: the training set inputs were not pinned"
+            )  # unreachable by construction
         feature_tables = [{"table": v.table, "version": v.delta_version} for v in result.views]
         entity = {"table": result.entity.table, "version": result.entity.version}
         version = registry.register_training_set(
-            project, name, service=assert_service.name, service_version=assert_service.version,
-            entity_source=entity, feature_tables=feature_tables, features=result.feature_refs,
-            output={"table": table, "version": info.version}, row_count=digest.rows, checksum=str(digest),
-            actor=actor, run_id=run_id,
+            project,
+            name,
+            service=assert_service.name,
+            service_version=assert_service.version,
+            entity_source=entity,
+            feature_tables=feature_tables,
+            features=result.feature_refs,
+            output={"table": table, "version": info.version},
+            row_count=digest.rows,
+            checksum=str(digest),
+            actor=actor,
+            run_id=run_id,
         )
         registry.finish_run(
-            run_id, status="succeeded", rows_in=result.bounds.rows, rows_out=digest.rows,
-            inputs=[entity, *feature_tables], outputs=[{"table": table, "version": info.version}],
+            run_id,
+            status="succeeded",
+            rows_in=result.bounds.rows,
+            rows_out=digest.rows,
+            inputs=[entity, *feature_tables],
+            outputs=[{"table": table, "version": info.version}],
             report={"training_set_version": version, "checksum": str(digest), "mode": mode},
         )
     except BaseException as err:
         registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
         raise
     return CreatedTrainingSet(
-        name=name, version=version, table=table, delta_version=info.version, rows=digest.rows, checksum=str(digest),
-        run_id=run_id, feature_tables={v.table: v.delta_version or 0 for v in result.views},
-        entity_table=result.entity.table, entity_version=result.entity.version,
+        name=name,
+        version=version,
+        table=table,
+        delta_version=info.version,
+        rows=digest.rows,
+        checksum=str(digest),
+        run_id=run_id,
+        feature_tables={v.table: v.delta_version or 0 for v in result.views},
+        entity_table=result.entity.table,
+        entity_version=result.entity.version,
     )
 
 
 def _persist_entities(
-    spark: SparkSession, lakehouse: Lakehouse, entities: Any, table: str, *, timestamp_column: str,
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    entities: Any,
+    table: str,
+    *,
+    timestamp_column: str,
     naive_timestamps: NaiveTimestamps,
 ) -> str:
     from jobs.historical import load_entities
 
-    frame, _ = load_entities(spark, lakehouse, entities, timestamp_column=timestamp_column,
-                             naive_timestamps=naive_timestamps)
+    frame, _ = load_entities(
+        spark, lakehouse, entities, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps
+    )
     lakehouse.write(frame, table, mode="overwrite")
     return table
 
@@ -181,31 +226,48 @@ def reproduce_training_set(
     ts = registry.get_training_set(project, name, version)
     params = registry.get_run(ts.run_id).params if ts.run_id else {}
     if ts.entity_source.version is None:
-        raise LakehouseError(f"training set {name} v{ts.version} has no pinned entity version; it cannot be reproduced")
+        raise LakehouseError(
+            f"training set {name} v{ts.version} has no pinned entity version; it cannot be reproduced"
+        )
     result = build_historical(
-        ts.entity_source.table, spark=spark, lakehouse=lakehouse, registry=registry, project=project,
-        feature_service=f"{ts.service}:v{ts.service_version}", mode=params.get("mode", "event_time"),
-        timestamp_column=params.get("timestamp_column", EVENT_TS), entity_version=ts.entity_source.version,
+        ts.entity_source.table,
+        spark=spark,
+        lakehouse=lakehouse,
+        registry=registry,
+        project=project,
+        feature_service=f"{ts.service}:v{ts.service_version}",
+        mode=params.get("mode", "event_time"),
+        timestamp_column=params.get("timestamp_column", EVENT_TS),
+        entity_version=ts.entity_source.version,
         pinned_versions={t.table: t.version for t in ts.feature_tables if t.version is not None},
     )
     got = checksum(result.frame)
     return Reproduction(name=name, version=ts.version, expected=ts.checksum, got=str(got))
 
 
-def training_set_table(registry: RegistryReader, project: str, name: str, version: int | None = None) -> TrainingSet:
+def training_set_table(
+    registry: RegistryReader, project: str, name: str, version: int | None = None
+) -> TrainingSet:
     """The registered training set version (its ``output`` is the table and Delta version to read)."""
     return registry.get_training_set(project, name, version)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="training_set.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--service", required=True, help="feature service NAME:VERSION, e.g. fraud_detection:v2")
-    parser.add_argument("--entities", required=True, help="entity rows: a Delta table name, a Delta folder or parquet path")
+    parser = argparse.ArgumentParser(
+        prog="training_set.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--service", required=True, help="feature service NAME:VERSION, e.g. fraud_detection:v2"
+    )
+    parser.add_argument(
+        "--entities", required=True, help="entity rows: a Delta table name, a Delta folder or parquet path"
+    )
     parser.add_argument("--name", required=True, help="training set name")
     parser.add_argument("--mode", choices=["event_time", "as_known_at"], default="event_time")
     parser.add_argument("--timestamp-column", default=EVENT_TS)
-    parser.add_argument("--config", default=None, help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)")
+    parser.add_argument(
+        "--config", default=None, help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)"
+    )
     parser.add_argument("--actor", default=None)
     return parser.parse_args(argv)
 
@@ -222,18 +284,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         # spark-submit's --master wins: pass none so the builder keeps it.
-        spark = build_spark_session(app_name=f"featurelake-training-set-{args.name}", conf=settings.spark.conf)
+        spark = build_spark_session(
+            app_name=f"featurelake-training-set-{args.name}", conf=settings.spark.conf
+        )
         lakehouse = lakehouse_from_settings(settings)
         created = create_training_set(
-            spark=spark, lakehouse=lakehouse, registry=open_registry(settings.registry_url), project=settings.project,
-            name=args.name, service=args.service, entities=args.entities, actor=resolve_actor(args.actor),
-            mode=args.mode, timestamp_column=args.timestamp_column,
+            spark=spark,
+            lakehouse=lakehouse,
+            registry=open_registry(settings.registry_url),
+            project=settings.project,
+            name=args.name,
+            service=args.service,
+            entities=args.entities,
+            actor=resolve_actor(args.actor),
+            mode=args.mode,
+            timestamp_column=args.timestamp_column,
         )
     except FeatureStoreError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1
-    print(f"training set {created.name} v{created.version}: {created.rows} rows, table {created.table}@"
-          f"{created.delta_version}, checksum {created.checksum}")
+    print(
+        f"training set {created.name} v{created.version}: {created.rows} rows, table {created.table}@"
+        f"{created.delta_version}, checksum {created.checksum}"
+    )
     return 0
 
 

@@ -365,7 +365,9 @@ class Lakehouse:
         if replace_range is not None:
             self._date_column(name, parts, arrow)
         if _is_native_delta(df.sparkSession):
-            return self._write_native(df, name, mode, parts, replace_range, allow_new_columns)
+            from lakehouse.native import write_native
+
+            return write_native(self, df, name, mode, parts, replace_range, allow_new_columns)
         operation = "replace_range" if replace_range else ("create" if table is None else mode)
         adds = self._write_files(df, name, parts, table)
         try:
@@ -563,43 +565,6 @@ class Lakehouse:
         base = self.storage.table_path(name)
         delete_paths(self.storage, [f"{base}/{unquote(a['path'])}" for a in adds])
 
-    def _write_native(
-        self,
-        df: DataFrame,
-        name: str,
-        mode: WriteMode,
-        parts: list[str],
-        replace_range: DateRange | None,
-        allow_new_columns: bool,
-    ) -> WriteInfo:
-        """Write with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here)."""
-        writer = df.write.format("delta").option("mergeSchema", str(allow_new_columns).lower())
-        if parts:
-            writer = writer.partitionBy(*parts)
-        if replace_range is not None:
-            col = self._date_column(name, parts, spark_to_arrow(df.schema))
-            lo, hi = replace_range
-            writer = writer.mode("overwrite").option("replaceWhere", f"{col} >= '{lo}' AND {col} <= '{hi}'")
-        else:
-            writer = writer.mode(mode)
-        writer.save(self._spark_uri(name))
-        table = self._load(name)
-        last = table.history(limit=1)[0]
-        metrics = last.get("operationMetrics", {})
-        return WriteInfo(
-            table=name,
-            version=table.version(),
-            operation="replace_range" if replace_range else mode,
-            rows=int(metrics.get("numOutputRows", 0)),
-            files_added=int(metrics.get("numFiles", 0)),
-            files_removed=int(metrics.get("numRemovedFiles", 0)),
-            bytes_added=int(metrics.get("numOutputBytes", 0)),
-        )
-
-    def _spark_uri(self, name: str) -> str:
-        uri = self.storage.table_uri(name)
-        return "s3a://" + uri[len("s3://") :] if uri.startswith("s3://") else uri
-
     # ---------------------------------------------------------------- read
 
     def read(
@@ -638,7 +603,9 @@ class Lakehouse:
                 f"table {name!r} has no column(s) {', '.join(map(repr, unknown))}; its columns are {', '.join(arrow.names)}"
             )
         if _is_native_delta(spark):
-            return self._read_native(spark, name, table, parts, selected, date_range, version, as_of)
+            from lakehouse.native import read_native
+
+            return read_native(self, spark, name, table, parts, selected, date_range, version, as_of)
         files = self._files(name, table, date_range)
         full = arrow_to_spark(arrow)
         if not files:
@@ -670,30 +637,6 @@ class Lakehouse:
             .option("schema", projected.json())
             .load()
         )
-
-    def _read_native(
-        self,
-        spark: SparkSession,
-        name: str,
-        table: DeltaTable,
-        parts: list[str],
-        selected: list[str],
-        date_range: DateRange | None,
-        version: int | None,
-        as_of: datetime | None,
-    ) -> DataFrame:
-        """Read with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here)."""
-        from pyspark.sql import functions as F
-
-        reader = spark.read.format("delta")
-        if version is not None or as_of is not None:
-            reader = reader.option("versionAsOf", table.version())
-        df = reader.load(self._spark_uri(name))
-        if date_range is not None:
-            col = self._date_column(name, parts, table_arrow_schema(table))
-            lo, hi = _check_range("date_range", date_range)
-            df = df.where(F.col(col).between(F.lit(lo), F.lit(hi)))
-        return df.select(*selected)
 
     # ---------------------------------------------------------------- maintenance
 

@@ -79,7 +79,9 @@ def read_snapshot_spark(spark: SparkSession, lakehouse: Lakehouse, table: str, v
     return lakehouse.read(spark, table, version=version)
 
 
-def read_snapshot_arrow(lakehouse: Lakehouse, table: str, version: int, *, columns: Sequence[str] | None = None) -> pa.Table:
+def read_snapshot_arrow(
+    lakehouse: Lakehouse, table: str, version: int, *, columns: Sequence[str] | None = None
+) -> pa.Table:
     """A training-set snapshot as an Arrow table, read by delta-rs (no JVM).
 
     Raises:
@@ -88,7 +90,9 @@ def read_snapshot_arrow(lakehouse: Lakehouse, table: str, version: int, *, colum
     from deltalake import DeltaTable
 
     try:
-        dt = DeltaTable(lakehouse.table_uri(table), version=version, storage_options=lakehouse.storage.delta_options())
+        dt = DeltaTable(
+            lakehouse.table_uri(table), version=version, storage_options=lakehouse.storage.delta_options()
+        )
         return dt.to_pyarrow_table(columns=list(columns) if columns else None)
     except Exception as err:  # noqa: BLE001 - delta-rs raises several types; one clear message
         raise LakehouseError(

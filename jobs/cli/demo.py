@@ -75,3 +75,20 @@ def generate(
             console.print(f"  {name:<18} {result.rows[name]:>12,} rows  {uri}")
 
     emit(data, output, text)
+
+
+@demo.command("run")
+@click.option(
+    "--rows", type=click.IntRange(min=1), default=200_000, show_default=True, help="Transactions to generate."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=45, show_default=True, help="Days of data, ending yesterday."
+)
+@pass_app
+def run(app: AppContext, rows: int, seed: int, days: int) -> None:
+    """The main job end to end: generate -> apply -> backfill every view -> describe -> lineage (and more steps)."""
+    from jobs.demo_run import DemoContext, run_demo
+
+    settings, console = app.settings, app.console
+    run_demo(DemoContext(settings=settings, actor=app.actor, console=console, rows=rows, seed=seed, days=days))

@@ -37,14 +37,25 @@ def _spark(app: AppContext, master: str | None) -> Any:
 
 def _ts_dict(ts: Any) -> dict[str, Any]:
     return {
-        "name": ts.name, "version": ts.version, "service": f"{ts.service}:v{ts.service_version}",
-        "rows": ts.row_count, "checksum": ts.checksum, "table": ts.output.table, "delta_version": ts.output.version,
-        "entity_source": ts.entity_source.as_dict(), "feature_tables": [t.as_dict() for t in ts.feature_tables],
-        "features": list(ts.features), "created_by": ts.created_by, "created_at": ts.created_at, "run_id": ts.run_id,
+        "name": ts.name,
+        "version": ts.version,
+        "service": f"{ts.service}:v{ts.service_version}",
+        "rows": ts.row_count,
+        "checksum": ts.checksum,
+        "table": ts.output.table,
+        "delta_version": ts.output.version,
+        "entity_source": ts.entity_source.as_dict(),
+        "feature_tables": [t.as_dict() for t in ts.feature_tables],
+        "features": list(ts.features),
+        "created_by": ts.created_by,
+        "created_at": ts.created_at,
+        "run_id": ts.run_id,
     }
 
 
-_master_option = click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
+_master_option = click.option(
+    "--master", default=None, help="Spark master URL (default: the settings' spark.master)."
+)
 
 
 @click.group(name="training-set")
@@ -54,28 +65,59 @@ def training_set() -> None:
 
 @training_set.command("create")
 @click.option("--service", required=True, help="Feature service NAME:VERSION, e.g. fraud_detection:v2.")
-@click.option("--entities", required=True, help="Entity rows: a Delta table name, a Delta folder, or a parquet path.")
+@click.option(
+    "--entities", required=True, help="Entity rows: a Delta table name, a Delta folder, or a parquet path."
+)
 @click.option("--name", required=True, help="Training set name (each create adds a version).")
-@click.option("--mode", type=click.Choice(["event_time", "as_known_at"]), default="event_time", show_default=True,
-              help="as_known_at also requires created_timestamp <= the entity time (no backfill leakage).")
-@click.option("--timestamp-column", default="event_timestamp", show_default=True, help="The entity rows' timestamp column.")
+@click.option(
+    "--mode",
+    type=click.Choice(["event_time", "as_known_at"]),
+    default="event_time",
+    show_default=True,
+    help="as_known_at also requires created_timestamp <= the entity time (no backfill leakage).",
+)
+@click.option(
+    "--timestamp-column",
+    default="event_timestamp",
+    show_default=True,
+    help="The entity rows' timestamp column.",
+)
 @_master_option
 @output_option
 @pass_app
-def create(app: AppContext, service: str, entities: str, name: str, mode: str, timestamp_column: str,
-           master: str | None, output: str) -> None:
+def create(
+    app: AppContext,
+    service: str,
+    entities: str,
+    name: str,
+    mode: str,
+    timestamp_column: str,
+    master: str | None,
+    output: str,
+) -> None:
     """Join ENTITIES with SERVICE's features as they were at each row's time; write and register it."""
     from jobs.training_set import create_training_set
 
     created = create_training_set(
-        spark=_spark(app, master), lakehouse=_lakehouse(app), registry=_registry(app), project=app.settings.project,
-        name=name, service=service, entities=entities, actor=app.actor, mode=mode,  # type: ignore[arg-type]
+        spark=_spark(app, master),
+        lakehouse=_lakehouse(app),
+        registry=_registry(app),
+        project=app.settings.project,
+        name=name,
+        service=service,
+        entities=entities,
+        actor=app.actor,
+        mode=mode,  # type: ignore[arg-type]
         timestamp_column=timestamp_column,
     )
-    emit(created.__dict__, output, lambda c: c.print(
-        f"training set [bold]{created.name}[/bold] v{created.version}: {created.rows:,} rows -> "
-        f"{created.table}@{created.delta_version}, checksum {created.checksum}"
-    ))
+    emit(
+        created.__dict__,
+        output,
+        lambda c: c.print(
+            f"training set [bold]{created.name}[/bold] v{created.version}: {created.rows:,} rows -> "
+            f"{created.table}@{created.delta_version}, checksum {created.checksum}"
+        ),
+    )
 
 
 @training_set.command("reproduce")
@@ -88,14 +130,30 @@ def reproduce(app: AppContext, name: str, version: int | None, master: str | Non
     """Rebuild NAME from its pinned Delta versions (time travel) and check it equals the original."""
     from jobs.training_set import reproduce_training_set
 
-    result = reproduce_training_set(spark=_spark(app, master), lakehouse=_lakehouse(app), registry=_registry(app),
-                                    project=app.settings.project, name=name, version=version)
-    data = {"name": result.name, "version": result.version, "equal": result.equal,
-            "expected": result.expected, "got": result.got}
-    emit(data, output, lambda c: c.print(
-        f"[green]identical[/green]: {name} v{result.version} rebuilt with checksum {result.got}" if result.equal else
-        f"[red]DIFFERENT[/red]: {name} v{result.version} expected {result.expected}, rebuilt {result.got}"
-    ))
+    result = reproduce_training_set(
+        spark=_spark(app, master),
+        lakehouse=_lakehouse(app),
+        registry=_registry(app),
+        project=app.settings.project,
+        name=name,
+        version=version,
+    )
+    data = {
+        "name": result.name,
+        "version": result.version,
+        "equal": result.equal,
+        "expected": result.expected,
+        "got": result.got,
+    }
+    emit(
+        data,
+        output,
+        lambda c: c.print(
+            f"[green]identical[/green]: {name} v{result.version} rebuilt with checksum {result.got}"
+            if result.equal
+            else f"[red]DIFFERENT[/red]: {name} v{result.version} expected {result.expected}, rebuilt {result.got}"
+        ),
+    )
     if not result.equal:
         raise SystemExit(1)
 
@@ -110,8 +168,18 @@ def show(app: AppContext, name: str, version: int | None, output: str) -> None:
     data = _ts_dict(_registry(app).get_training_set(app.settings.project, name, version))
 
     def render(console: Any) -> None:
-        for key in ("name", "version", "service", "rows", "checksum", "table", "delta_version", "created_by",
-                    "created_at", "run_id"):
+        for key in (
+            "name",
+            "version",
+            "service",
+            "rows",
+            "checksum",
+            "table",
+            "delta_version",
+            "created_by",
+            "created_at",
+            "run_id",
+        ):
             console.print(f"{key:>14}: {data[key]}")
         e = data["entity_source"]
         console.print(f"{'entities':>14}: {e['table']}@{e['version']}")
@@ -133,8 +201,14 @@ def list_(app: AppContext, name: str | None, output: str) -> None:
     def render(console: Any) -> None:
         table = Table("name", "version", "service", "rows", "table", "created_at")
         for r in rows:
-            table.add_row(r["name"], str(r["version"]), r["service"], f"{r['rows']:,}",
-                          f"{r['table']}@{r['delta_version']}", str(r["created_at"]))
+            table.add_row(
+                r["name"],
+                str(r["version"]),
+                r["service"],
+                f"{r['rows']:,}",
+                f"{r['table']}@{r['delta_version']}",
+                str(r["created_at"]),
+            )
         console.print(table)
 
     emit(rows, output, render)
@@ -144,7 +218,9 @@ def list_(app: AppContext, name: str | None, output: str) -> None:
 @click.argument("name")
 @click.option("--version", type=int, default=None, help="Training set version (default: newest).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
-@click.option("--path", "path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file.")
+@click.option(
+    "--path", "path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file."
+)
 @output_option
 @pass_app
 def export(app: AppContext, name: str, version: int | None, fmt: str, path: Path, output: str) -> None:
@@ -155,5 +231,8 @@ def export(app: AppContext, name: str, version: int | None, fmt: str, path: Path
     if ts.output.version is None:
         raise click.ClickException(f"training set {name} v{ts.version} has no pinned output version")
     rows = export_snapshot(_lakehouse(app), ts.output.table, ts.output.version, path, fmt=fmt)  # type: ignore[arg-type]
-    emit({"name": name, "version": ts.version, "path": str(path), "format": fmt, "rows": rows}, output,
-         lambda c: c.print(f"wrote {rows:,} rows of {name} v{ts.version} to {path} ({fmt})"))
+    emit(
+        {"name": name, "version": ts.version, "path": str(path), "format": fmt, "rows": rows},
+        output,
+        lambda c: c.print(f"wrote {rows:,} rows of {name} v{ts.version} to {path} ({fmt})"),
+    )

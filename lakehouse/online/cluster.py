@@ -41,6 +41,17 @@ from featurelake.errors import ConfigError, ServiceUnavailableError
 SLOTS = 16384
 _RETRYABLE = (BusyLoadingError, ClusterDownError, MasterDownError, TryAgainError, ReadOnlyError)
 _NET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_ASKING = b"*1\r\n$6\r\nASKING\r\n"
+
+
+def resp_bulk(value: bytes) -> bytes:
+    """One RESP bulk string (``$len CRLF value CRLF``)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def resp_command(*args: bytes) -> bytes:
+    """A whole command in RESP form."""
+    return b"*%d\r\n" % len(args) + b"".join(resp_bulk(a) for a in args)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class Command:
     key: bytes
     args: tuple[Any, ...]
     script: str | None = None  # Lua source, when args is an EVALSHA of it
+    packed: bytes | None = None  # the command already in RESP form (then args is informational)
 
 
 @dataclass(frozen=True)
@@ -285,13 +297,16 @@ class ClusterClient:
         sent: list[tuple[str, Connection, list[_Pending]]] = []
         for node, items in by_node.items():
             conn = self._conn(node)
-            wire: list[tuple[Any, ...]] = []
+            chunks: list[bytes] = []
             for p in items:
                 if p.asking:
-                    wire.append(("ASKING",))
-                wire.append(p.command.args)
+                    chunks.append(_ASKING)
+                if p.command.packed is not None:
+                    chunks.append(p.command.packed)
+                else:
+                    chunks.extend(conn.pack_command(*p.command.args))
             try:
-                conn.send_packed_command(conn.pack_commands(wire))
+                conn.send_packed_command([b"".join(chunks)])
                 sent.append((node, conn, items))
             except _NET_ERRORS as err:
                 conn.disconnect()

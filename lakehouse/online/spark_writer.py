@@ -40,7 +40,7 @@ class RedisTarget:
     password: str | None = None
     ssl: bool = False
     key_ttl_seconds: int | None = None
-    batch_size: int = 2000
+    batch_size: int = 4000
     retry: RetryPolicy = RetryPolicy(
         max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90
     )
@@ -81,6 +81,7 @@ def _writer_task(view: OnlineView, target: RedisTarget, timestamp_column: str):
             for batch in batches:
                 stats += writer.write_arrow(batch, timestamp_column=timestamp_column)
         finally:
+            writer.close()
             client.close()
         yield pa.RecordBatch.from_pydict(
             {"written": [stats.written], "skipped_older": [stats.skipped_older]},

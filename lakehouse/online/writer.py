@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from featurelake.errors import LakehouseError
-from lakehouse.online.cluster import ClusterClient, Command
+from lakehouse.online.cluster import ClusterClient, Command, resp_bulk
 from lakehouse.online.encoding import (
+    encode_column,
+    encode_timestamp_column,
     encode_timestamp_micros,
+    entity_key_column,
     serialize_entity_key,
     value_encoder,
 )
@@ -48,11 +52,11 @@ end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
   local os, on = ts_of(old)
-  local ns, nn = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local ns, nn = ts_of(ARGV[2])
   if ns < os or (ns == os and nn < on) then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 6))
-local ttl = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 4))
+local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 """
@@ -98,10 +102,10 @@ class OnlineWriter:
         self._ts_field = view.ts_field
         self._fields = [view.field(f) for f in view.feature_names]
         self._encoders = [value_encoder(kind) for _, kind in view.features]
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="featurelake-redis-io")
 
     def _command(self, key_values: Sequence[Any], micros: int, values: Sequence[Any]) -> Command:
         key = serialize_entity_key(self.view.join_keys, key_values) + self.project
-        seconds, rem = divmod(micros, 1_000_000)
         args: list[Any] = [
             "EVALSHA",
             NEWER_WINS_SHA,
@@ -109,14 +113,38 @@ class OnlineWriter:
             key,
             self._ts_field,
             encode_timestamp_micros(micros),
-            seconds,
-            rem * 1000,
             self.ttl_arg,
         ]
         for fld, enc, value in zip(self._fields, self._encoders, values, strict=True):
             args.append(fld)
             args.append(enc(value))
         return Command(key=key, args=tuple(args), script=NEWER_WINS_LUA)
+
+    def commands_from_columns(
+        self, keys: list[bytes], timestamps: list[bytes], feature_values: Sequence[list[bytes]]
+    ) -> list[Command]:
+        """Commands from pre-encoded columns (entity keys without project, Timestamp bytes, Value bytes).
+
+        Each command is packed in RESP form here (field names and constants once per batch).
+        """
+        proj, fields = self.project, self._fields
+        n_args = 7 + 2 * len(fields)
+        head = (
+            b"*%d\r\n" % n_args + resp_bulk(b"EVALSHA") + resp_bulk(NEWER_WINS_SHA.encode()) + resp_bulk(b"1")
+        )
+        ts_field, ttl = resp_bulk(self._ts_field), resp_bulk(self.ttl_arg)
+        cols = [
+            [resp_bulk(fld) + resp_bulk(v) for v in col]
+            for fld, col in zip(fields, feature_values, strict=True)
+        ]
+        out = []
+        for key, ts, row in zip(
+            keys, timestamps, zip(*cols, strict=True) if cols else ([()] * len(keys)), strict=True
+        ):
+            full = key + proj
+            packed = b"".join((head, resp_bulk(full), ts_field, resp_bulk(ts), ttl, *row))
+            out.append(Command(full, ("EVALSHA", NEWER_WINS_SHA, 1, full), NEWER_WINS_LUA, packed))
+        return out
 
     def write_rows(self, rows: Iterable[tuple[Sequence[Any], int, Sequence[Any]]]) -> WriteStats:
         """Write ``(join key values, event time in epoch microseconds, feature values)`` rows.
@@ -163,10 +191,66 @@ class OnlineWriter:
     ) -> WriteStats:
         """Write an Arrow batch whose columns include the join keys, the timestamp and the features.
 
+        Columns are encoded with numpy where possible (the bytes equal :meth:`write_rows`').
+
         Raises:
-            LakehouseError: a needed column is missing (names it and the columns present).
+            LakehouseError: a needed column is missing, or a join key or timestamp is null.
         """
-        return self.write_rows(arrow_rows(batch, self.view, timestamp_column=timestamp_column))
+        import numpy as np
+
+        view = self.view
+        _check_columns(batch, view, timestamp_column)
+        key_cols = [_column_values(batch.column(k), kind) for k, kind in view.join_keys]
+        micros = _micros(batch.column(timestamp_column))
+        if None in micros or any(None in col for col in key_cols):
+            bad = next(
+                i for i in range(batch.num_rows) if micros[i] is None or any(c[i] is None for c in key_cols)
+            )
+            raise LakehouseError(
+                f"row {bad} of view {view.name!r} has a null join key or {timestamp_column!r} "
+                f"({dict(zip(view.join_key_names, [c[bad] for c in key_cols], strict=True))}); fix the feature table"
+            )
+        keys = entity_key_column(view.join_keys, key_cols)
+        stamps = encode_timestamp_column(np.asarray(micros, dtype=np.int64))
+        values = [encode_column(kind, _as_arrow_values(batch.column(f), kind)) for f, kind in view.features]
+        stats = WriteStats()
+        pending: Future[WriteStats] | None = None
+        # Pack the next round while the previous one is on the wire (socket waits release the GIL).
+        for lo in range(0, len(keys), self.batch_size):
+            hi = lo + self.batch_size
+            commands = self.commands_from_columns(keys[lo:hi], stamps[lo:hi], [v[lo:hi] for v in values])
+            if pending is not None:
+                stats += pending.result()
+            pending = self._io.submit(self._flush, commands)
+        if pending is not None:
+            stats += pending.result()
+        return stats
+
+    def close(self) -> None:
+        """Stop the background I/O thread and close its connections."""
+        self._io.submit(self.client.close).result()
+        self._io.shutdown(wait=True)
+
+
+def _check_columns(batch: pa.RecordBatch | pa.Table, view: OnlineView, timestamp_column: str) -> None:
+    names = set(batch.schema.names)
+    needed = [*view.join_key_names, timestamp_column, *view.feature_names]
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise LakehouseError(
+            f"cannot write view {view.name!r} online: columns {missing} are missing from the data "
+            f"(present: {sorted(names)}); check the view's feature table layout"
+        )
+
+
+def _as_arrow_values(column: Any, kind: str) -> Any:
+    import pyarrow as pa
+
+    if kind == "unix_timestamp" and pa.types.is_timestamp(column.type):
+        return pa.array(_column_values(column, kind), pa.int64())
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    return column
 
 
 def _micros(column: pa.Array | pa.ChunkedArray) -> list[int | None]:
@@ -205,14 +289,7 @@ def arrow_rows(
     Raises:
         LakehouseError: a needed column is missing, or a row has a null join key or timestamp.
     """
-    names = set(batch.schema.names)
-    needed = [*view.join_key_names, timestamp_column, *view.feature_names]
-    missing = [c for c in needed if c not in names]
-    if missing:
-        raise LakehouseError(
-            f"cannot write view {view.name!r} online: columns {missing} are missing from the data "
-            f"(present: {sorted(names)}); check the view's feature table layout"
-        )
+    _check_columns(batch, view, timestamp_column)
     keys = [_column_values(batch.column(k), kind) for k, kind in view.join_keys]
     times = _micros(batch.column(timestamp_column))
     feats = [_column_values(batch.column(f), kind) for f, kind in view.features]

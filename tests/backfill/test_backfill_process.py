@@ -143,7 +143,7 @@ def test_standalone_cluster_and_local_mode_produce_identical_tables(spark, lake,
             lake.settings.project, target="user_counts", status="succeeded", limit=2
         )
     ]
-    assert masters == [spark_master, "local[1]"]
+    assert masters[0] == spark_master and masters[1].startswith("local")  # spark-submit's default: local[*]
 
 
 @pytest.mark.spark

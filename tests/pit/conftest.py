@@ -28,9 +28,12 @@ class World:
 
     def write_users(self, rows: list[tuple], *, mode: str = "append", replace_range=None):
         df = self.spark.createDataFrame(
-            rows, "user_id long, event_timestamp timestamp, created_timestamp timestamp, spend double, txns long"
+            rows,
+            "user_id long, event_timestamp timestamp, created_timestamp timestamp, spend double, txns long",
         ).selectExpr("*", "to_date(event_timestamp) AS event_date")
-        return self.lakehouse.write(df, self.user_table, mode=mode, partition_by=["event_date"], replace_range=replace_range)
+        return self.lakehouse.write(
+            df, self.user_table, mode=mode, partition_by=["event_date"], replace_range=replace_range
+        )
 
     def write_merchants(self, rows: list[tuple], *, mode: str = "append"):
         df = self.spark.createDataFrame(
@@ -48,15 +51,22 @@ def definitions(*, user_features=("spend", "txns")):
             EntityDef(name="merchant", join_keys=(JoinKey("merchant_id", "STRING"),)),
         ),
         views=(
-            ViewDef(name="user_stats", entities=("user",),
-                    features=tuple(FeatureDef(f, "Float64" if f == "spend" else "Int64") for f in user_features),
-                    ttl=timedelta(days=2), definition={"features": list(user_features)}),
-            ViewDef(name="merchant_risk", entities=("merchant",), features=(FeatureDef("risk", "Float64"),),
-                    ttl=timedelta(days=3), definition={"v": 1}),
+            ViewDef(
+                name="user_stats",
+                entities=("user",),
+                features=tuple(FeatureDef(f, "Float64" if f == "spend" else "Int64") for f in user_features),
+                ttl=timedelta(days=2),
+                definition={"features": list(user_features)},
+            ),
+            ViewDef(
+                name="merchant_risk",
+                entities=("merchant",),
+                features=(FeatureDef("risk", "Float64"),),
+                ttl=timedelta(days=3),
+                definition={"v": 1},
+            ),
         ),
-        services=(
-            ServiceDef(name="fraud", features=(("user_stats", ("spend",)),)),
-        ),
+        services=(ServiceDef(name="fraud", features=(("user_stats", ("spend",)),)),),
     )
 
 
@@ -64,9 +74,15 @@ def definitions_v2():
     from registry import ServiceDef
 
     d = definitions()
-    return type(d)(entities=d.entities, views=d.views, services=(
-        ServiceDef(name="fraud", features=(("user_stats", ("spend", "txns")), ("merchant_risk", ("risk",)))),
-    ))
+    return type(d)(
+        entities=d.entities,
+        views=d.views,
+        services=(
+            ServiceDef(
+                name="fraud", features=(("user_stats", ("spend", "txns")), ("merchant_risk", ("risk",)))
+            ),
+        ),
+    )
 
 
 @pytest.fixture
@@ -79,14 +95,23 @@ def world(spark, tmp_path) -> World:
     registry.apply_definitions(PROJECT, definitions_v2(), actor="tester")  # fraud v2 adds merchant features
     lh = Lakehouse(root=str(tmp_path / "lake"))
     w = World(
-        spark=spark, lakehouse=lh, registry=registry, root=tmp_path,
+        spark=spark,
+        lakehouse=lh,
+        registry=registry,
+        root=tmp_path,
         user_table=registry.get_view_version(PROJECT, "user_stats").table_name,
         merchant_table=registry.get_view_version(PROJECT, "merchant_risk").table_name,
     )
-    w.write_users([
-        (1, day(1), day(1, 1), 10.0, 1), (1, day(2), day(2, 1), 20.0, 2), (1, day(4), day(4, 1), 40.0, 4),
-        (2, day(2), day(2, 1), 200.0, 20),
-    ])
-    w.write_merchants([("a", day(1), day(1, 1), 0.1), ("a", day(3), day(3, 1), 0.3), ("b", day(1), day(1, 1), 0.9)])
+    w.write_users(
+        [
+            (1, day(1), day(1, 1), 10.0, 1),
+            (1, day(2), day(2, 1), 20.0, 2),
+            (1, day(4), day(4, 1), 40.0, 4),
+            (2, day(2), day(2, 1), 200.0, 20),
+        ]
+    )
+    w.write_merchants(
+        [("a", day(1), day(1, 1), 0.1), ("a", day(3), day(3, 1), 0.3), ("b", day(1), day(1, 1), 0.9)]
+    )
     yield w
     registry.dispose()

@@ -16,7 +16,9 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def random_history(rng: np.random.Generator, key: str, keys: np.ndarray, n: int, feature: str) -> pd.DataFrame:
+def random_history(
+    rng: np.random.Generator, key: str, keys: np.ndarray, n: int, feature: str
+) -> pd.DataFrame:
     # Times on a coarse 10-minute grid over 10 days so exact-equal timestamps are common.
     event = pd.to_datetime(START) + pd.to_timedelta(rng.integers(0, 1440, n) * 10, unit="m")
     lag = pd.to_timedelta(rng.choice([0, 0, 5, 60, 60 * 24 * 3], n), unit="m")  # some late backfills
@@ -24,12 +26,16 @@ def random_history(rng: np.random.Generator, key: str, keys: np.ndarray, n: int,
     created[rng.random(n) < 0.1] = pd.NaT
     values = rng.normal(size=n).round(3)
     values[rng.random(n) < 0.05] = np.nan
-    df = pd.DataFrame({key: rng.choice(keys, n), "event_timestamp": event, "created_timestamp": created, feature: values})
+    df = pd.DataFrame(
+        {key: rng.choice(keys, n), "event_timestamp": event, "created_timestamp": created, feature: values}
+    )
     # Rows equal on (key, event, created) are broken by a value hash the oracle does not model.
     return df.drop_duplicates([key, "event_timestamp", "created_timestamp"]).reset_index(drop=True)
 
 
-def oracle(entities: pd.DataFrame, history: pd.DataFrame, key: str, feature: str, ttl: timedelta, mode: str) -> pd.Series:
+def oracle(
+    entities: pd.DataFrame, history: pd.DataFrame, key: str, feature: str, ttl: timedelta, mode: str
+) -> pd.Series:
     """For each entity row, scan the whole history of its key: the obviously correct O(n*m) answer."""
     by_key = {k: g for k, g in history.groupby(key)}
     out = []
@@ -68,18 +74,35 @@ def test_random_data_matches_brute_force_oracle(spark, mode):
     user_hist = random_history(rng, "user_id", users[:130], 4000, "spend")  # 20 users have no history
     merch_hist = random_history(rng, "merchant_id", merchants, 2500, "risk")
     n = 3000
-    ent = pd.DataFrame({
-        "row_id": np.arange(n),
-        "user_id": rng.choice(users, n),
-        "merchant_id": rng.choice(merchants, n),
-        "event_timestamp": pd.to_datetime(START) + pd.to_timedelta(rng.integers(0, 1600, n) * 10, unit="m"),
-    })
-    ent = pd.concat([ent, ent.iloc[:200].assign(row_id=np.arange(n, n + 200))], ignore_index=True)  # duplicates
+    ent = pd.DataFrame(
+        {
+            "row_id": np.arange(n),
+            "user_id": rng.choice(users, n),
+            "merchant_id": rng.choice(merchants, n),
+            "event_timestamp": pd.to_datetime(START)
+            + pd.to_timedelta(rng.integers(0, 1600, n) * 10, unit="m"),
+        }
+    )
+    ent = pd.concat(
+        [ent, ent.iloc[:200].assign(row_id=np.arange(n, n + 200))], ignore_index=True
+    )  # duplicates
     user_ttl, merch_ttl = timedelta(hours=36), timedelta(days=3)
 
     views = [
-        ViewRequest(name="u", join_keys=("user_id",), features=("spend",), frame=to_spark(spark, user_hist), ttl=user_ttl),
-        ViewRequest(name="m", join_keys=("merchant_id",), features=("risk",), frame=to_spark(spark, merch_hist), ttl=merch_ttl),
+        ViewRequest(
+            name="u",
+            join_keys=("user_id",),
+            features=("spend",),
+            frame=to_spark(spark, user_hist),
+            ttl=user_ttl,
+        ),
+        ViewRequest(
+            name="m",
+            join_keys=("merchant_id",),
+            features=("risk",),
+            frame=to_spark(spark, merch_hist),
+            ttl=merch_ttl,
+        ),
     ]
     got = point_in_time_join(to_spark(spark, ent), views, mode=mode, now=NOW).toPandas()
 

@@ -23,15 +23,21 @@ def t(day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0)
 
 def users(spark, rows, ttl=timedelta(days=2), features=("spend",)):
     return ViewRequest(
-        name="user_stats", join_keys=("user_id",), features=features,
-        frame=spark.createDataFrame(rows, USER_SCHEMA), ttl=ttl,
+        name="user_stats",
+        join_keys=("user_id",),
+        features=features,
+        frame=spark.createDataFrame(rows, USER_SCHEMA),
+        ttl=ttl,
     )
 
 
 def merchants(spark, rows, ttl=timedelta(days=2)):
     return ViewRequest(
-        name="merchant_risk", join_keys=("merchant_id",), features=("risk",),
-        frame=spark.createDataFrame(rows, MERCHANT_SCHEMA), ttl=ttl,
+        name="merchant_risk",
+        join_keys=("merchant_id",),
+        features=("risk",),
+        frame=spark.createDataFrame(rows, MERCHANT_SCHEMA),
+        ttl=ttl,
     )
 
 
@@ -55,7 +61,9 @@ def test_exact_equal_timestamp_is_visible_and_one_microsecond_later_is_not(spark
 
 def test_latest_row_wins_and_future_rows_never_leak(spark):
     ent = entities(spark, [(1, 1, "m", t(10))])
-    view = users(spark, [(1, t(8), None, 1.0), (1, t(9), None, 2.0), (1, t(11), None, 3.0)], ttl=timedelta(days=5))
+    view = users(
+        spark, [(1, t(8), None, 1.0), (1, t(9), None, 2.0), (1, t(11), None, 3.0)], ttl=timedelta(days=5)
+    )
     got, _ = run(ent, [view])
     assert got[1]["spend"] == 2.0
 
@@ -81,8 +89,11 @@ def test_event_time_ties_go_to_latest_created_and_null_created_loses(spark):
     view = users(
         spark,
         [
-            (1, t(9), t(9, 1), 1.0), (1, t(9), t(9, 3), 3.0), (1, t(9), t(9, 2), 2.0),
-            (2, t(9), None, 9.0), (2, t(9), t(9, 1), 4.0),
+            (1, t(9), t(9, 1), 1.0),
+            (1, t(9), t(9, 3), 3.0),
+            (1, t(9), t(9, 2), 2.0),
+            (2, t(9), None, 9.0),
+            (2, t(9), t(9, 1), 4.0),
         ],
     )
     got, _ = run(ent, [view])
@@ -188,7 +199,10 @@ def test_missing_timestamp_and_keys_are_all_named(spark):
 
 
 def test_naive_timestamps_are_rejected_unless_declared_utc(spark):
-    ent = spark.createDataFrame([(1, 1, "m", datetime(2026, 1, 10))], "row_id int, user_id long, merchant_id string, event_timestamp timestamp_ntz")
+    ent = spark.createDataFrame(
+        [(1, 1, "m", datetime(2026, 1, 10))],
+        "row_id int, user_id long, merchant_id string, event_timestamp timestamp_ntz",
+    )
     view = users(spark, [(1, t(9), None, 1.0)])
     with pytest.raises(EntityDataError, match="naive"):
         point_in_time_join(ent, [view], now=NOW)
@@ -197,14 +211,18 @@ def test_naive_timestamps_are_rejected_unless_declared_utc(spark):
 
 
 def test_far_future_and_null_timestamps_are_refused(spark):
-    ent = entities(spark, [(1, 1, "m", t(10)), (2, 1, "m", datetime(2126, 1, 1, tzinfo=UTC)), (3, 1, "m", None)])
+    ent = entities(
+        spark, [(1, 1, "m", t(10)), (2, 1, "m", datetime(2126, 1, 1, tzinfo=UTC)), (3, 1, "m", None)]
+    )
     with pytest.raises(EntityDataError) as err:
         point_in_time_join(ent, [users(spark, [])], now=NOW)
     assert "2126-01-01" in str(err.value) and "null" in str(err.value)
 
 
 def test_output_name_clash_says_to_use_full_feature_names(spark):
-    ent = spark.createDataFrame([(1, 1, t(10), 0.0)], "row_id int, user_id long, event_timestamp timestamp, spend double")
+    ent = spark.createDataFrame(
+        [(1, 1, t(10), 0.0)], "row_id int, user_id long, event_timestamp timestamp, spend double"
+    )
     with pytest.raises(EntityDataError, match="full_feature_names=True"):
         point_in_time_join(ent, [users(spark, [])], now=NOW)
 
@@ -216,8 +234,14 @@ def test_incomparable_key_types_are_refused(spark):
 
 
 def test_pandas_entities_aware_converted_naive_rejected_or_utc(spark):
-    aware = pd.DataFrame({"row_id": [1], "user_id": [1], "merchant_id": ["m"],
-                          "event_timestamp": [pd.Timestamp("2026-01-10 01:00", tz="Europe/Paris")]})
+    aware = pd.DataFrame(
+        {
+            "row_id": [1],
+            "user_id": [1],
+            "merchant_id": ["m"],
+            "event_timestamp": [pd.Timestamp("2026-01-10 01:00", tz="Europe/Paris")],
+        }
+    )
     sdf = entity_frame_from_pandas(spark, aware)
     got, _ = run(sdf, [users(spark, [(1, t(10, 0), None, 1.0), (1, t(10, 0, 0, 1), None, 2.0)])])
     assert got[1]["spend"] == 1.0  # 01:00 Paris is 00:00 UTC: the row 1 s later is in the future

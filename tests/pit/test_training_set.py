@@ -31,7 +31,12 @@ def entities_pdf(rows):
 
 def historical(world, entity_df, **kw):
     return get_historical_features(
-        entity_df, spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, **kw
+        entity_df,
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        **kw,
     )
 
 
@@ -49,9 +54,15 @@ ENTITIES = [
 
 
 def test_features_by_reference_from_pandas(world):
-    got = by_row(historical(world, entities_pdf(ENTITIES), features=["user_stats:spend", "merchant_risk:risk"]))
+    got = by_row(
+        historical(world, entities_pdf(ENTITIES), features=["user_stats:spend", "merchant_risk:risk"])
+    )
     assert {k: (v["spend"], v["risk"]) for k, v in got.items()} == {
-        1: (20.0, 0.1), 2: (40.0, 0.3), 3: (None, None), 4: (200.0, 0.3), 5: (None, None),
+        1: (20.0, 0.1),
+        2: (40.0, 0.3),
+        3: (None, None),
+        4: (200.0, 0.3),
+        5: (None, None),
     }
 
 
@@ -60,13 +71,23 @@ def test_feature_service_versions_and_full_names(world):
     v1 = historical(world, ent, feature_service="fraud:v1", full_feature_names=True)
     assert v1.columns == ["row_id", "user_id", "merchant_id", "event_timestamp", "user_stats__spend"]
     v2 = by_row(historical(world, ent, feature_service="fraud:v2", full_feature_names=True))
-    assert (v2[2]["user_stats__spend"], v2[2]["user_stats__txns"], v2[2]["merchant_risk__risk"]) == (40.0, 4, 0.3)
+    assert (v2[2]["user_stats__spend"], v2[2]["user_stats__txns"], v2[2]["merchant_risk__risk"]) == (
+        40.0,
+        4,
+        0.3,
+    )
 
 
 def test_entity_table_name_is_read_through_the_lakehouse(world):
     world.lakehouse.write(world.spark.createDataFrame(entities_pdf(ENTITIES)), "labels")
-    result = build_historical("labels", spark=world.spark, lakehouse=world.lakehouse, registry=world.registry,
-                              project=PROJECT, feature_service="fraud:v2")
+    result = build_historical(
+        "labels",
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        feature_service="fraud:v2",
+    )
     assert result.entity.table == "labels" and result.entity.version == world.lakehouse.version("labels")
     assert result.frame.count() == len(ENTITIES)
     assert {v.table: v.delta_version for v in result.views} == {
@@ -110,8 +131,12 @@ def test_unknown_feature_view_and_service_are_named(world):
 
 
 def test_archived_service_version_is_refused(world):
-    world.registry.set_status(PROJECT, "fraud", 1, "deprecated", reason="superseded", actor="t", object_type="service")
-    world.registry.set_status(PROJECT, "fraud", 1, "archived", reason="retired", actor="t", object_type="service")
+    world.registry.set_status(
+        PROJECT, "fraud", 1, "deprecated", reason="superseded", actor="t", object_type="service"
+    )
+    world.registry.set_status(
+        PROJECT, "fraud", 1, "archived", reason="retired", actor="t", object_type="service"
+    )
     with pytest.raises(RegistryError, match="archived"):
         historical(world, entities_pdf(ENTITIES), feature_service="fraud:v1")
 
@@ -148,18 +173,28 @@ def test_training_set_pins_versions_and_reproduces_after_appends_and_optimize(wo
     world.lakehouse.write(world.spark.createDataFrame(entities_pdf(ENTITIES)), "labels")
     pinned = {t: world.lakehouse.version(t) for t in (world.user_table, world.merchant_table)}
     created = create_training_set(
-        spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name="fraud_train",
-        service="fraud:v2", entities="labels", actor="tester",
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name="fraud_train",
+        service="fraud:v2",
+        entities="labels",
+        actor="tester",
     )
     ts = world.registry.get_training_set(PROJECT, "fraud_train")
     assert (ts.version, ts.row_count, ts.service, ts.service_version) == (1, len(ENTITIES), "fraud", 2)
     assert {t.table: t.version for t in ts.feature_tables} == pinned
     assert (ts.entity_source.table, ts.entity_source.version) == ("labels", world.lakehouse.version("labels"))
     assert list(ts.features) == ["user_stats:spend", "user_stats:txns", "merchant_risk:risk"]
-    assert ts.checksum == str(checksum(world.lakehouse.read(world.spark, created.table, version=created.delta_version)))
+    assert ts.checksum == str(
+        checksum(world.lakehouse.read(world.spark, created.table, version=created.delta_version))
+    )
     edges = world.registry.lineage(PROJECT, ts_node(ts), direction="upstream", depth=1)
     assert {(e.src.kind, e.src.name) for e in edges} >= {
-        ("data_source", "labels"), ("delta_output", world.user_table), ("delta_output", world.merchant_table),
+        ("data_source", "labels"),
+        ("delta_output", world.user_table),
+        ("delta_output", world.merchant_table),
         ("feature_service_version", "fraud"),
     }
 
@@ -171,13 +206,24 @@ def test_training_set_pins_versions_and_reproduces_after_appends_and_optimize(wo
     world.lakehouse.optimize(world.user_table, zorder_by=["user_id"])
     world.lakehouse.optimize(world.merchant_table, zorder_by=["merchant_id"])
 
-    repro = reproduce_training_set(spark=world.spark, lakehouse=world.lakehouse, registry=world.registry,
-                                   project=PROJECT, name="fraud_train")
+    repro = reproduce_training_set(
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name="fraud_train",
+    )
     assert repro.equal, (repro.expected, repro.got)
     # ...and the comparison can fail: a fresh build on today's tables differs.
     fresh = create_training_set(
-        spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name="fraud_train",
-        service="fraud:v2", entities="labels", actor="tester",
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name="fraud_train",
+        service="fraud:v2",
+        entities="labels",
+        actor="tester",
     )
     assert fresh.version == 2 and fresh.checksum != created.checksum and fresh.rows == len(ENTITIES) + 1
 
@@ -190,22 +236,38 @@ def ts_node(ts):
 
 def test_pandas_entities_are_pinned_as_a_delta_table_and_snapshots_read_without_spark(world, tmp_path):
     created = create_training_set(
-        spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name="from_pandas",
-        service="fraud:v1", entities=entities_pdf(ENTITIES), actor="tester",
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name="from_pandas",
+        service="fraud:v1",
+        entities=entities_pdf(ENTITIES),
+        actor="tester",
     )
     ts = world.registry.get_training_set(PROJECT, "from_pandas")
     assert ts.entity_source.table == created.table + "__entities" and ts.entity_source.version is not None
-    assert reproduce_training_set(spark=world.spark, lakehouse=world.lakehouse, registry=world.registry,
-                                  project=PROJECT, name="from_pandas").equal
+    assert reproduce_training_set(
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name="from_pandas",
+    ).equal
     spark_rows = {r["row_id"]: r["spend"] for r in world.lakehouse.read(world.spark, created.table).collect()}
     arrow = read_snapshot_arrow(world.lakehouse, created.table, created.delta_version)
     pdf = read_snapshot_pandas(world.lakehouse, created.table, created.delta_version)
-    assert dict(zip(arrow.column("row_id").to_pylist(), arrow.column("spend").to_pylist(), strict=True)) == spark_rows
+    assert (
+        dict(zip(arrow.column("row_id").to_pylist(), arrow.column("spend").to_pylist(), strict=True))
+        == spark_rows
+    )
     assert str(pdf["event_timestamp"].dt.tz) == "UTC" and len(pdf) == len(ENTITIES)
     n = export_snapshot(world.lakehouse, created.table, created.delta_version, tmp_path / "x.csv", fmt="csv")
     back = pd.read_csv(tmp_path / "x.csv")
     assert n == len(back) == len(ENTITIES) and set(back.columns) == set(pdf.columns)
-    export_snapshot(world.lakehouse, created.table, created.delta_version, tmp_path / "x.parquet", fmt="parquet")
+    export_snapshot(
+        world.lakehouse, created.table, created.delta_version, tmp_path / "x.parquet", fmt="parquet"
+    )
     again = world.spark.read.parquet(str(tmp_path / "x.parquet"))  # Spark reads it: microsecond timestamps
     assert str(checksum(again)) == created.checksum
 
@@ -215,8 +277,14 @@ def test_failed_build_is_recorded_as_failed(world):
         warnings.simplefilter("error")
         with pytest.raises(DefinitionError):
             create_training_set(
-                spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name="bad",
-                service="fraud:v2", entities=entities_pdf(ENTITIES).drop(columns=["merchant_id"]), actor="tester",
+                spark=world.spark,
+                lakehouse=world.lakehouse,
+                registry=world.registry,
+                project=PROJECT,
+                name="bad",
+                service="fraud:v2",
+                entities=entities_pdf(ENTITIES).drop(columns=["merchant_id"]),
+                actor="tester",
             )
     runs = world.registry.list_runs(PROJECT, kind="training-set", target="bad")
     assert [r.status for r in runs] == ["failed"] and "merchant_id" in (runs[0].error or "")

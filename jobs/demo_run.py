@@ -1,0 +1,227 @@
+"""``featurelake demo run``: the README's main job, end to end on embedded defaults.
+
+The run is a list of steps (:data:`STEPS`): generate the raw data, apply the feature repo,
+backfill every view, describe the feature tables, show one view's lineage. Other parts of the
+product add their own steps (materialize, online lookup, training set) with :func:`add_step`;
+each step reads and writes the shared :class:`DemoContext` (``ctx.state`` carries results
+between steps, e.g. ``ctx.state["backfills"]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from jobs.settings import Settings
+
+DEMO_ROWS = 200_000
+DEMO_SEED = 7
+DEMO_DAYS = 45
+LINEAGE_VIEW = "user_transaction_stats"
+
+
+@dataclass
+class DemoContext:
+    """What every demo step can use.
+
+    Attributes:
+        settings: featurelake settings (embedded defaults: local Delta, SQLite, Spark local).
+        actor: who runs the demo (recorded in the registry).
+        console: where steps print.
+        rows: transactions to generate.
+        seed: generator seed.
+        days: days of data (ending yesterday, UTC).
+        state: results shared between steps (``demo_data``, ``plan``, ``backfills``...).
+    """
+
+    settings: Settings
+    actor: str
+    console: Console
+    rows: int = DEMO_ROWS
+    seed: int = DEMO_SEED
+    days: int = DEMO_DAYS
+    state: dict[str, Any] = field(default_factory=dict)
+    _spark: SparkSession | None = None
+
+    @property
+    def spark(self) -> SparkSession:
+        """One Spark session for all steps (created on first use)."""
+        if self._spark is None:
+            from lakehouse.spark import build_spark_session
+
+            self._spark = build_spark_session(
+                app_name="featurelake-demo", master=self.settings.spark.master, conf=self.settings.spark.conf
+            )
+        return self._spark
+
+    def registry(self) -> Any:
+        """The registry (opened per call; cheap)."""
+        from registry import open_registry
+
+        return open_registry(self.settings.registry_url)
+
+    def lakehouse(self) -> Any:
+        """The lakehouse on the settings' storage root."""
+        from lakehouse.tables import Lakehouse
+
+        return Lakehouse(self.settings.storage_root, self.settings.storage.storage_options())
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of the demo: a name (for ``add_step(after=...)``), a title, and what it does."""
+
+    name: str
+    title: str
+    run: Callable[[DemoContext], None]
+
+
+def _generate(ctx: DemoContext) -> None:
+    from lakehouse.demo_data import generate
+
+    start = datetime.now(UTC).date() - timedelta(days=ctx.days)
+    data = generate(
+        None,
+        ctx.settings.storage_root,
+        rows=ctx.rows,
+        seed=ctx.seed,
+        start=start,
+        days=ctx.days,
+        storage_options=ctx.settings.storage.storage_options(),
+    )
+    ctx.state["demo_data"] = data
+    for name, uri in data.tables.items():
+        ctx.console.print(f"  {name:<18} {data.rows[name]:>10,} rows  {uri}", markup=False)
+    ctx.console.print(f"  days {data.start} .. {data.end}, seed {data.seed}", markup=False)
+
+
+def _apply(ctx: DemoContext) -> None:
+    from jobs.apply import apply_repo
+
+    settings = ctx.settings
+    plan = apply_repo(
+        ctx.registry(),
+        project=settings.project,
+        repo_path=Path(settings.feature_repo),
+        actor=ctx.actor,
+        registry_url=settings.registry_url,
+        online_nodes=list(settings.online.nodes),
+    )
+    ctx.state["plan"] = plan
+    changed = [c for c in plan.changes if c.kind != "unchanged"]
+    for c in changed:
+        ctx.console.print(f"  {c.kind:<9} {c.object_type} {c.name} {c.to_version or ''}", markup=False)
+    if not changed:
+        ctx.console.print("  no changes: the registry is up to date", markup=False)
+
+
+def first_computable_day(spec: Any, data_start: date) -> date:
+    """The first day whose windows (or look-back) start on or after the first day of data."""
+    from lakehouse.transforms import source_ranges
+
+    ranges = [r for r in source_ranges(spec, start=data_start, end=data_start).values() if r is not None]
+    if not ranges:
+        return data_start
+    reach_back = max((data_start - lo).days for lo, _ in ranges)
+    return data_start + timedelta(days=max(0, reach_back))
+
+
+def _backfill(ctx: DemoContext) -> None:
+    from featurelake.repo import load_repo
+    from jobs.backfill import BackfillOptions, run_with_progress, summary_lines
+
+    data = ctx.state.get("demo_data")
+    repo = load_repo(ctx.settings.feature_repo)
+    end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)
+    start = data.start if data else end - timedelta(days=ctx.days - 1)
+    results = {}
+    for view, spec in sorted(repo.view_specs.items()):
+        first = first_computable_day(spec, start)
+        options = BackfillOptions(view=view, start=first, end=end)
+        result = run_with_progress(ctx.spark, ctx.settings, options, actor=ctx.actor)
+        results[view] = result
+        for line in summary_lines(result):
+            ctx.console.print(f"  {line}", markup=False)
+    ctx.state["backfills"] = results
+
+
+def _describe(ctx: DemoContext) -> None:
+    lakehouse = ctx.lakehouse()
+    for view, result in sorted(ctx.state.get("backfills", {}).items()):
+        info = lakehouse.describe(result.table)
+        ctx.console.print(
+            f"  {info.name:<28} version {info.version:<3} {info.num_rows:>9,} rows  {info.partitions:>3} partitions  "
+            f"{info.num_files:>4} files  {info.size_bytes / 1e6:7.2f} MB  (view {view} {result.version})",
+            markup=False,
+        )
+        ctx.console.print(f"    columns: {', '.join(f'{n} {t}' for n, t in info.schema)}", markup=False)
+
+
+def _lineage(ctx: DemoContext) -> None:
+    from registry import Node
+
+    registry = ctx.registry()
+    vv = registry.get_view_version(ctx.settings.project, LINEAGE_VIEW)
+    node = Node.feature_view_version(vv.name, vv.version)
+    project = ctx.settings.project
+    edges = registry.lineage(project, node, direction="upstream", depth=2)
+    edges += registry.lineage(project, node, direction="downstream", depth=2)
+    ctx.console.print(
+        f"  lineage of {vv.name} {vv.version} (table {vv.table_name}, status {vv.status}):", markup=False
+    )
+    for e in edges:
+        src = f"{e.src.kind} {e.src.name}" + (f"@{e.src.version}" if e.src.version else "")
+        dst = f"{e.dst.kind} {e.dst.name}" + (f"@{e.dst.version}" if e.dst.version else "")
+        ctx.console.print(f"    {src}  ->  {dst}", markup=False)
+
+
+STEPS: list[DemoStep] = [
+    DemoStep("generate", "Generate the card-fraud raw data", _generate),
+    DemoStep("apply", "Apply the feature repo (featurelake + Feast registries)", _apply),
+    DemoStep("backfill", "Backfill every feature view (validated, one commit each)", _backfill),
+    DemoStep("describe", "Describe the feature tables", _describe),
+    DemoStep("lineage", f"Registry lineage of {LINEAGE_VIEW}", _lineage),
+]
+
+
+def add_step(step: DemoStep, *, after: str | None = None) -> None:
+    """Add a step to the demo, at the end or right after the step named ``after``.
+
+    Raises:
+        ValueError: ``after`` names no step, or a step with this name exists.
+    """
+    names = [s.name for s in STEPS]
+    if step.name in names:
+        raise ValueError(f"demo step {step.name!r} already exists; steps: {names}")
+    if after is None:
+        STEPS.append(step)
+        return
+    if after not in names:
+        raise ValueError(f"no demo step {after!r} to add {step.name!r} after; steps: {names}")
+    STEPS.insert(names.index(after) + 1, step)
+
+
+def run_demo(ctx: DemoContext, *, steps: list[DemoStep] | None = None) -> DemoContext:
+    """Run the demo's steps in order, printing a header per step.
+
+    Returns:
+        The context, with every step's results in ``ctx.state``.
+    """
+    chosen = STEPS if steps is None else steps
+    try:
+        for i, step in enumerate(chosen, start=1):
+            ctx.console.rule(f"[bold]{i}/{len(chosen)} {step.title}")
+            step.run(ctx)
+    finally:
+        if ctx._spark is not None:
+            ctx._spark.stop()
+            ctx._spark = None
+    return ctx
