@@ -262,7 +262,7 @@ def main() -> None:
     print(f"{'featurelake SDK':<46} {ours[0]:>8.3f} {ours[1]:>8.3f}")
     print(f"{'Feast SDK (FeatureStore.get_online_features)':<46} {theirs[0]:>8.3f} {theirs[1]:>8.3f}")
     print(
-        f"{'featurelake HTTP server @ %.0f req/s offered' % args.rate:<46} {server['p50']:>8.3f} {server['p99']:>8.3f}"
+        f"{f'featurelake HTTP server @ {args.rate:.0f} req/s offered':<46} {server['p50']:>8.3f} {server['p99']:>8.3f}"
         f"   (achieved {server['rate']:.0f} req/s, {server['errors']} errors)"
     )
     print(

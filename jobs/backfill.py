@@ -336,9 +336,7 @@ def run_backfill(
                 result,
                 progress,
             )
-            _validate_and_commit(
-                spark, settings, registry, lakehouse, spec, vv, staging, folder, result, progress
-            )
+            _validate_and_commit(spark, lakehouse, spec, vv, staging, folder, result, progress)
         result.duration_s = round(time.monotonic() - began, 3)
         edges = _lineage(vv, result)
         registry.finish_run(
@@ -442,8 +440,6 @@ def _stage(
 
 def _validate_and_commit(
     spark: SparkSession,
-    settings: Settings,
-    registry: Registry,
     lakehouse: Lakehouse,
     spec: ViewSpec,
     vv: ViewVersion,
@@ -452,6 +448,7 @@ def _validate_and_commit(
     result: BackfillResult,
     progress: ProgressFn,
 ) -> None:
+    """Validate every staged row, then commit each range with one replace_range and Z-order it."""
     from featurelake.spec import EVENT_DATE
     from lakehouse.validation import ExpectationsFailed, gx_expectations, validate_dataframe
 
@@ -515,7 +512,6 @@ def _validate_and_commit(
     finally:
         if staged is not None:
             staged.unpersist()
-    del settings, registry
 
 
 def _lineage(vv: ViewVersion, result: BackfillResult) -> list[tuple[Any, Any]]:

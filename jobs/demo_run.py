@@ -183,12 +183,22 @@ def _lineage(ctx: DemoContext) -> None:
         ctx.console.print(f"    {src}  ->  {dst}", markup=False)
 
 
+def _online_step(target: str, ctx: DemoContext) -> None:
+    # Steps owned by the online store ("module:function" in jobs/materialize.py, jobs/online.py), imported lazily.
+    import importlib
+
+    module, attr = target.split(":")
+    getattr(importlib.import_module(module), attr)(ctx)
+
+
 STEPS: list[DemoStep] = [
     DemoStep("generate", "Generate the card-fraud raw data", _generate),
     DemoStep("apply", "Apply the feature repo (featurelake + Feast registries)", _apply),
     DemoStep("backfill", "Backfill every feature view (validated, one commit each)", _backfill),
     DemoStep("describe", "Describe the feature tables", _describe),
     DemoStep("lineage", f"Registry lineage of {LINEAGE_VIEW}", _lineage),
+    DemoStep("materialize", "Materialize every view into the Redis cluster", lambda ctx: _online_step("jobs.materialize:demo_materialize", ctx)),
+    DemoStep("online", "One online lookup (feature service, statuses)", lambda ctx: _online_step("jobs.online:demo_lookup", ctx)),
 ]
 
 

@@ -310,3 +310,42 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- demo steps
+
+
+def ensure_online_nodes(ctx: Any) -> None:
+    """Demo helper: with no Redis configured, start the local stack's Redis cluster and use it."""
+    if ctx.settings.online.nodes:
+        return
+    from jobs.localstack import up
+
+    state = up(ctx.settings, services=["redis"], echo=lambda line: ctx.console.print(f"  {line}", markup=False))
+    nodes = list(state["redis"]["nodes"])
+    online = ctx.settings.online.model_copy(update={"nodes": nodes})
+    ctx.settings = ctx.settings.model_copy(update={"online": online})
+    ctx.console.print(f"  using the local Redis cluster {','.join(nodes)}", markup=False)
+
+
+def demo_materialize(ctx: Any) -> None:
+    """Demo step: materialize every active online view (incrementally) into the Redis cluster."""
+    ensure_online_nodes(ctx)
+    registry, lakehouse = ctx.registry(), ctx.lakehouse()
+    results = {}
+    try:
+        for vv in registry.list_views(ctx.settings.project):
+            if vv.status != "active" or not vv.entities:  # on-demand views are computed at request time
+                continue
+            result = materialize_view(
+                ctx.spark, settings=ctx.settings, registry=registry, lakehouse=lakehouse, view=vv.name,
+                actor=ctx.actor, incremental=True,
+            )
+            results[vv.name] = result
+            ctx.console.print(
+                f"  {vv.name:<28} v{result.version}  Delta {result.table}@{result.delta_version}: "
+                f"{result.written:,} entities written, {result.skipped_older:,} already newer", markup=False,
+            )
+    finally:
+        registry.dispose()
+    ctx.state["materialized"] = results

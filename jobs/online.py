@@ -441,7 +441,8 @@ def load_catalog(settings: Any, *, registry: Any | None = None) -> FeatureCatalo
     if registry is not None:
         for vv in registry.list_views(settings.project):
             catalog.statuses[vv.name] = vv.status
-            catalog.views.setdefault(vv.name, online_view_from_registry(vv))
+            if vv.entities and vv.name not in catalog.on_demand:  # on-demand views have no stored values
+                catalog.views.setdefault(vv.name, online_view_from_registry(vv))
         for sv in registry.list_services(settings.project):
             feats = [(f.view, tuple(f.features)) for f in sv.views]
             catalog.services.setdefault(sv.name, feats)
@@ -525,3 +526,49 @@ def estimate_online_size(
     return estimate_size(
         client, project=settings.project, view=online_view, sample_keys=keys, entities=entities
     )
+
+
+def demo_lookup(ctx: Any) -> None:
+    """Demo step: one online lookup of the first feature service for entities that exist offline."""
+    from jobs.materialize import ensure_online_nodes
+
+    ensure_online_nodes(ctx)
+    registry = ctx.registry()
+    try:
+        catalog = load_catalog(ctx.settings, registry=registry)
+        services = sorted(s for s in catalog.services if ":" not in s)
+        if not services:
+            ctx.console.print("  no feature service defined; nothing to look up", markup=False)
+            return
+        service = services[0]
+        refs = catalog.resolve(features=None, feature_service=service)
+        row: dict[str, Any] = {}
+        lakehouse = ctx.lakehouse()
+        for view in dict.fromkeys(v for v, _ in refs if v in catalog.views):
+            missing = [k for k in catalog.views[view].join_key_names if k not in row]
+            if missing:
+                vv = registry.get_view_version(ctx.settings.project, view)
+                first = lakehouse.read(ctx.spark, vv.table_name, columns=missing).limit(1).collect()
+                if first:
+                    row.update(first[0].asDict())
+    finally:
+        registry.dispose()
+    sdk = connect(ctx.settings, catalog)
+    start = datetime.now(UTC)
+    resp = sdk.get_online_features(feature_service=service, entity_rows=[row], full_feature_names=True)
+    took = (datetime.now(UTC) - start).total_seconds() * 1000
+    ctx.console.print(f"  get_online_features(feature_service={service!r}, entity_rows=[{row}])  ({took:.1f} ms)",
+                      markup=False)
+    for name, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
+        ctx.console.print(f"    {name:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)
+    ctx.state["online_lookup"] = resp
+    for name, odfv in sorted(catalog.on_demand.items())[:1]:
+        sources = [p.name for p in odfv.source_feature_view_projections.values()]
+        keys = {k for v in sources if v in catalog.views for k in catalog.views[v].join_key_names}
+        request = {field: 100.0 for field in odfv.get_request_data_schema()}
+        odfv_row = {**{k: v for k, v in row.items() if k in keys}, **request}
+        refs = [f"{name}:{f.name}" for f in odfv.features]
+        resp = sdk.get_online_features(features=refs, entity_rows=[odfv_row])
+        ctx.console.print(f"  on-demand: get_online_features(features={refs}, entity_rows=[{odfv_row}])", markup=False)
+        for col, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
+            ctx.console.print(f"    {col:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)

@@ -82,13 +82,12 @@ def generate(
     "--rows", type=click.IntRange(min=1), default=200_000, show_default=True, help="Transactions to generate."
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
-@click.option(
-    "--days", type=click.IntRange(min=1), default=45, show_default=True, help="Days of data, ending yesterday."
-)
+@click.option("--days", type=click.IntRange(min=1), default=45, show_default=True, help="Days of data.")
 @pass_app
 def run(app: AppContext, rows: int, seed: int, days: int) -> None:
     """The main job end to end: generate -> apply -> backfill every view -> describe -> lineage (and more steps)."""
     from jobs.demo_run import DemoContext, run_demo
 
-    settings, console = app.settings, app.console
-    run_demo(DemoContext(settings=settings, actor=app.actor, console=console, rows=rows, seed=seed, days=days))
+    ctx = DemoContext(settings=app.settings, actor=app.actor, console=app.console)
+    ctx.rows, ctx.seed, ctx.days = rows, seed, days
+    run_demo(ctx)

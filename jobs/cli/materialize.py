@@ -49,7 +49,9 @@ def materialize(
     end_ts: datetime | None = parse_timestamp(end, option="--end") if end else None
     registry = open_registry(settings.registry_url)
     try:
-        names = list(views) or [v.name for v in registry.list_views(settings.project) if v.status == "active"]
+        names = list(views) or [
+            v.name for v in registry.list_views(settings.project) if v.status == "active" and v.entities
+        ]
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
         spark = build_spark_session(
             app_name="featurelake-materialize",

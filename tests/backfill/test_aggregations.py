@@ -234,3 +234,21 @@ def test_source_date_range_reads_only_the_windows():
         date(2024, 3, 9),
         date(2024, 3, 12),
     )
+
+
+@pytest.mark.parametrize("granularity", ["daily", "hourly"])
+@pytest.mark.parametrize("window", ["1d", "7d", "30d"])
+def test_source_range_agrees_with_the_spec(granularity, window):
+    from featurelake.spec import Aggregation, AggregationTransform
+
+    spec = AggregationTransform(
+        source="raw",
+        timestamp_column="ts",
+        entity_columns={"user_id": "user_id"},
+        aggregations=[Aggregation(function="count", window=window)],
+        granularity=granularity,
+    )
+    start, end = date(2024, 3, 10), date(2024, 3, 12)
+    lo, hi = spec.required_event_range(start, end)  # [lo, hi) of event timestamps
+    got = source_date_range(start=start, end=end, window=spec.max_window, granularity=granularity)
+    assert got == (lo.date(), (hi - timedelta(microseconds=1)).date())
