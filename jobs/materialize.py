@@ -321,7 +321,9 @@ def ensure_online_nodes(ctx: Any) -> None:
         return
     from jobs.localstack import up
 
-    state = up(ctx.settings, services=["redis"], echo=lambda line: ctx.console.print(f"  {line}", markup=False))
+    state = up(
+        ctx.settings, services=["redis"], echo=lambda line: ctx.console.print(f"  {line}", markup=False)
+    )
     nodes = list(state["redis"]["nodes"])
     online = ctx.settings.online.model_copy(update={"nodes": nodes})
     ctx.settings = ctx.settings.model_copy(update={"online": online})
@@ -338,13 +340,19 @@ def demo_materialize(ctx: Any) -> None:
             if vv.status != "active" or not vv.entities:  # on-demand views are computed at request time
                 continue
             result = materialize_view(
-                ctx.spark, settings=ctx.settings, registry=registry, lakehouse=lakehouse, view=vv.name,
-                actor=ctx.actor, incremental=True,
+                ctx.spark,
+                settings=ctx.settings,
+                registry=registry,
+                lakehouse=lakehouse,
+                view=vv.name,
+                actor=ctx.actor,
+                incremental=True,
             )
             results[vv.name] = result
             ctx.console.print(
                 f"  {vv.name:<28} v{result.version}  Delta {result.table}@{result.delta_version}: "
-                f"{result.written:,} entities written, {result.skipped_older:,} already newer", markup=False,
+                f"{result.written:,} entities written, {result.skipped_older:,} already newer",
+                markup=False,
             )
     finally:
         registry.dispose()

@@ -557,8 +557,10 @@ def demo_lookup(ctx: Any) -> None:
     start = datetime.now(UTC)
     resp = sdk.get_online_features(feature_service=service, entity_rows=[row], full_feature_names=True)
     took = (datetime.now(UTC) - start).total_seconds() * 1000
-    ctx.console.print(f"  get_online_features(feature_service={service!r}, entity_rows=[{row}])  ({took:.1f} ms)",
-                      markup=False)
+    ctx.console.print(
+        f"  get_online_features(feature_service={service!r}, entity_rows=[{row}])  ({took:.1f} ms)",
+        markup=False,
+    )
     for name, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
         ctx.console.print(f"    {name:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)
     ctx.state["online_lookup"] = resp
@@ -569,6 +571,8 @@ def demo_lookup(ctx: Any) -> None:
         odfv_row = {**{k: v for k, v in row.items() if k in keys}, **request}
         refs = [f"{name}:{f.name}" for f in odfv.features]
         resp = sdk.get_online_features(features=refs, entity_rows=[odfv_row])
-        ctx.console.print(f"  on-demand: get_online_features(features={refs}, entity_rows=[{odfv_row}])", markup=False)
+        ctx.console.print(
+            f"  on-demand: get_online_features(features={refs}, entity_rows=[{odfv_row}])", markup=False
+        )
         for col, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
             ctx.console.print(f"    {col:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)

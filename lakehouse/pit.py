@@ -396,7 +396,7 @@ def latest_visible(tagged: DataFrame, join_keys: Sequence[str]) -> DataFrame:
 
     window = (
         Window.partitionBy(*join_keys)
-        .orderBy(F.col(_ORDER_TS).asc(), F.col(_KIND).desc())
+        .orderBy(F.col(_ORDER_TS).asc(), F.col(_KIND).asc())
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     # max_by ignores entity rows (their rank is null); the rank orders by event time, then

@@ -20,6 +20,8 @@ _BASE_CONF: dict[str, str] = {
     "spark.sql.python.filterPushdown.enabled": "true",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # Jobs print their own progress (per date chunk); Spark's stage bars garble it.
+    "spark.ui.showConsoleProgress": "false",
 }
 
 

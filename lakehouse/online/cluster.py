@@ -248,25 +248,22 @@ class ClusterClient:
         delay = self.retry.backoff_initial
         last_error: str = ""
         while pending:
-            if not self._state.slots:
+            retry: list[_Pending] = pending
+            topology_ok = bool(self._state.slots)
+            if not topology_ok:
                 try:
                     self.refresh()
+                    topology_ok = True
                 except ServiceUnavailableError as err:
                     last_error = str(err)
-                    pending_retry = pending
-                    pending = []
-                    pending = self._backoff_or_fail(pending_retry, attempt, start, delay, last_error)
-                    attempt += 1
-                    delay = min(delay * 2, self.retry.backoff_max)
-                    continue
-            retry, need_refresh, last = self._round(pending, results)
-            if last:
-                last_error = last
-            if not retry:
-                break
-            if need_refresh:
-                with self._lock:
-                    self._state = _State()
+            if topology_ok:
+                retry, need_refresh, last = self._round(pending, results)
+                last_error = last or last_error
+                if not retry:
+                    break
+                if need_refresh:
+                    with self._lock:
+                        self._state = _State()
             pending = self._backoff_or_fail(retry, attempt, start, delay, last_error)
             attempt += 1
             delay = min(delay * 2, self.retry.backoff_max)

@@ -139,12 +139,14 @@ def write_online(
     cols = [*view.join_key_names, timestamp_column, *view.feature_names]
     if dedupe:
         extra = ["created_timestamp"] if "created_timestamp" in df.columns else []
-        df = latest_per_entity(
-            df.select(*cols, *extra), join_keys=view.join_key_names, timestamp_column=timestamp_column
-        )
-    df = df.select(*cols)
-    if partitions:
+        df = df.select(*cols, *extra)
+        if partitions:
+            # Hash-partition by the join keys once: the window below reuses it (no second shuffle).
+            df = df.repartition(partitions, *view.join_key_names)
+        df = latest_per_entity(df, join_keys=view.join_key_names, timestamp_column=timestamp_column)
+    elif partitions:
         df = df.repartition(partitions)
+    df = df.select(*cols)
     out = df.mapInArrow(_writer_task(view, target, timestamp_column), "written long, skipped_older long")
     row = out.groupBy().sum("written", "skipped_older").collect()[0]
     return WriteStats(written=int(row[0] or 0), skipped_older=int(row[1] or 0))

@@ -20,8 +20,10 @@ pytestmark = [pytest.mark.spark, pytest.mark.redis]
 D0 = datetime(2026, 2, 1, tzinfo=UTC)
 
 
-@pytest.fixture()
-def world(spark, tmp_path, redis_nodes):
+@pytest.fixture(scope="module")
+def world(spark, tmp_path_factory, redis_nodes):
+    """One registry + feature table for the module (tests run in file order; archiving is last)."""
+    tmp_path = tmp_path_factory.mktemp("materialize_job")
     project = unique_project()
     settings = load_settings_from_dict(
         {"project": project, "home": str(tmp_path), "online": {"nodes": redis_nodes}}, environ={}
@@ -107,23 +109,6 @@ def test_window_then_incremental(spark, world, redis_nodes) -> None:
     assert set(col.statuses) == {FeatureStatus.PRESENT}
 
 
-def test_archived_view_refuses(spark, world) -> None:
-    settings, registry, lh, project = world
-    registry.set_status(project, "user_activity", None, "deprecated", reason="t", actor="t", force=True)
-    registry.set_status(project, "user_activity", "1", "archived", reason="t", actor="t", force=True)
-    with pytest.raises(RegistryError, match="archived"):
-        materialize_view(
-            spark,
-            settings=settings,
-            registry=registry,
-            lakehouse=lh,
-            view="user_activity",
-            actor="t",
-            start=D0,
-            end=D0 + timedelta(days=1),
-        )
-
-
 def test_online_check_and_size(spark, world, redis_nodes) -> None:
     from jobs.online import check_online, estimate_online_size, online_view_from_registry
     from lakehouse.online import OnlineWriter
@@ -144,7 +129,12 @@ def test_online_check_and_size(spark, world, redis_nodes) -> None:
         spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=20, now=now
     )
     assert (report.sampled, report.compared_values, report.mismatches) == (20, 40, 0)
-    # Tamper with one entity online (a newer, different value): the check must see it.
+    size = estimate_online_size(
+        spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10
+    )
+    assert size.entities == 50 and size.found == 10
+    assert size.bytes_per_key > size.view_bytes_per_entity > 0
+    # Tamper with every entity online (newer, different values): the check must see it.
     view = online_view_from_registry(registry.get_view_version(project, "user_activity"))
     from lakehouse.online.encoding import to_epoch_micros
 
@@ -155,11 +145,11 @@ def test_online_check_and_size(spark, world, redis_nodes) -> None:
         spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10, now=now
     )
     assert bad.mismatches == 20 and bad.mismatch_rate == 1.0
-    size = estimate_online_size(
-        spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10
-    )
-    assert size.entities == 50 and size.found == 10
-    assert size.bytes_per_key > size.view_bytes_per_entity > 0
+    from lakehouse.online import Command
+    from lakehouse.online.encoding import redis_key
+
+    keys = [redis_key(project, view.join_keys, [u]) for u in range(50)]
+    ClusterClient(redis_nodes).execute([Command(k, ("DEL", k)) for k in keys])  # undo the tampering
 
 
 def test_feast_materialize_runs_our_engine(spark, world, redis_nodes, tmp_path) -> None:
@@ -219,5 +209,22 @@ def test_feast_materialize_runs_our_engine(spark, world, redis_nodes, tmp_path) 
         entity_rows=[{"user_id": u} for u in range(3)],
     ).to_dict()
     assert got["clicks"] == [1, 101, 201] and got["country"] == ["c1"] * 3
-    runs = registry.list_runs(project=project, kind="materialize")
-    assert [r.status for r in runs] == ["succeeded"] and runs[0].actor == "feast"
+    newest = registry.list_runs(project=project, kind="materialize")[0]
+    assert (newest.status, newest.actor) == ("succeeded", "feast")
+
+
+def test_archived_view_refuses(spark, world) -> None:
+    settings, registry, lh, project = world
+    registry.set_status(project, "user_activity", None, "deprecated", reason="t", actor="t", force=True)
+    registry.set_status(project, "user_activity", "1", "archived", reason="t", actor="t", force=True)
+    with pytest.raises(RegistryError, match="archived"):
+        materialize_view(
+            spark,
+            settings=settings,
+            registry=registry,
+            lakehouse=lh,
+            view="user_activity",
+            actor="t",
+            start=D0,
+            end=D0 + timedelta(days=1),
+        )
