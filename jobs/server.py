@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from featurelake.errors import FeatureStoreError, ServiceUnavailableError
+from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from jobs.online import OnlineFeatureClient
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
@@ -179,7 +179,25 @@ def create_app(
 
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_level: str = "warning") -> None:
-    """Run ``app`` with uvicorn until interrupted."""
+    """Run ``app`` with uvicorn until interrupted.
+
+    Raises:
+        ConfigError: the port is out of range or the address cannot be bound (e.g. in use).
+    """
+    import socket
+
     import uvicorn
 
+    if not 0 < port < 65536:
+        raise ConfigError(f"port {port} is not a TCP port; pick one in 1..65535, e.g. --port 6566")
+    # uvicorn logs a bind failure and exits with code 3; say which address and how to fix it instead
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ConfigError(
+                f"cannot serve on {host}:{port} ({err.strerror or err}); pick a free port with --port "
+                "or a local address with --host"
+            ) from None
     uvicorn.run(app, host=host, port=port, log_level=workers_log_level, access_log=False)

@@ -206,14 +206,24 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _format_validation_error(err: ValidationError, where: str) -> str:
+def _format_validation_error(err: ValidationError, where: str, environ: dict[str, str] | None = None) -> str:
     problems = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # a value set by an environment variable is named by that variable, not by the file
+        var = next(
+            (
+                v
+                for v, path in _ENV_OVERRIDES.items()
+                if v in (environ or {}) and tuple(e["loc"][: len(path)]) == path
+            ),
+            None,
+        )
+        source = f"${var}" if var else where
         if e["type"] == "extra_forbidden":
-            problems.append(f"unknown key {loc!r} in {where}; remove it or check its spelling")
+            problems.append(f"unknown key {loc!r} in {source}; remove it or check its spelling")
         else:
-            problems.append(f"{loc!r} in {where}: {e['msg']}")
+            problems.append(f"{loc!r} in {source}: {e['msg']}")
     return "; ".join(problems)
 
 
@@ -235,11 +245,12 @@ def load_settings_from_dict(
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a YAML mapping of settings, got {type(data).__name__}")
-    merged = _apply_env(data, dict(os.environ if environ is None else environ))
+    env = dict(os.environ if environ is None else environ)
+    merged = _apply_env(data, env)
     try:
         return Settings.model_validate(merged)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, where)) from None
+        raise ConfigError(_format_validation_error(err, where, env)) from None
 
 
 def load_settings(path: str | Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
@@ -253,14 +264,18 @@ def load_settings(path: str | Path | None = None, *, environ: dict[str, str] | N
     file = Path(explicit) if explicit else Path(DEFAULT_FILE)
     if not file.exists():
         if explicit:
-            raise ConfigError(f"settings file {str(file)!r} does not exist; check --config / FEATURELAKE_CONFIG")
+            raise ConfigError(
+                f"settings file {str(file)!r} does not exist; check --config / FEATURELAKE_CONFIG"
+            )
         return load_settings_from_dict({}, where="defaults", environ=env)
     try:
         data = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{file} is not valid YAML{at}: {getattr(err, 'problem', err)}; fix the syntax") from None
+        raise ConfigError(
+            f"{file} is not valid YAML{at}: {getattr(err, 'problem', err)}; fix the syntax"
+        ) from None
     settings = load_settings_from_dict(data, where=str(file), environ=env)
     return settings.model_copy(update={"source_file": file})
 

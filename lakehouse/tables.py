@@ -16,6 +16,7 @@ here, so it is not exercised by the test suite.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -117,7 +118,9 @@ def _check_range(what: str, value: Any) -> DateRange:
         and all(isinstance(v, date) and not isinstance(v, datetime) for v in value)
     )
     if not ok:
-        raise LakehouseError(f"{what}={value!r} must be a (date, date) pair, e.g. (date(2024, 1, 1), date(2024, 1, 31))")
+        raise LakehouseError(
+            f"{what}={value!r} must be a (date, date) pair, e.g. (date(2024, 1, 1), date(2024, 1, 31))"
+        )
     lo, hi = value
     if lo > hi:
         raise LakehouseError(f"{what}=({lo}, {hi}) starts after it ends; give (start, end) with start <= end")
@@ -152,7 +155,9 @@ class Lakehouse:
         >>> lh.read(spark, "user_features", date_range=(date(2024, 1, 1), date(2024, 1, 7)))
     """
 
-    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None, *, max_commit_retries: int = 30):
+    def __init__(
+        self, root: str, storage_options: Mapping[str, str] | None = None, *, max_commit_retries: int = 30
+    ):
         self.storage = StorageRoot.parse(root, dict(storage_options or {}))
         self.max_commit_retries = max_commit_retries
 
@@ -192,7 +197,9 @@ class Lakehouse:
         if version is not None:
             latest = table.version()
             if not isinstance(version, int) or version < 0 or version > latest:
-                raise LakehouseError(f"table {name!r} has no version {version!r}; its versions are 0..{latest}")
+                raise LakehouseError(
+                    f"table {name!r} has no version {version!r}; its versions are 0..{latest}"
+                )
             try:
                 table.load_as_version(version)
             except Exception as err:  # noqa: BLE001
@@ -213,7 +220,9 @@ class Lakehouse:
             try:
                 table.load_as_version(when)
             except Exception as err:  # noqa: BLE001
-                raise LakehouseError(f"table {name!r} has no version as of {when.isoformat()}: {_short(err)}") from err
+                raise LakehouseError(
+                    f"table {name!r} has no version as of {when.isoformat()}: {_short(err)}"
+                ) from err
         return table
 
     @staticmethod
@@ -258,7 +267,12 @@ class Lakehouse:
         )
 
     def files(
-        self, name: str, *, version: int | None = None, as_of: datetime | None = None, date_range: DateRange | None = None
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        date_range: DateRange | None = None,
     ) -> list[DataFile]:
         """The active data files of a snapshot, with their statistics.
 
@@ -360,7 +374,9 @@ class Lakehouse:
                 )
         check_partition_columns(name, arrow, parts)
         if table is not None:
-            arrow, added_columns = self._check_evolution(name, table_arrow_schema(table), arrow, allow_new_columns)
+            arrow, added_columns = self._check_evolution(
+                name, table_arrow_schema(table), arrow, allow_new_columns
+            )
             df = df.select(*arrow.names)
         if replace_range is not None:
             self._date_column(name, parts, arrow)
@@ -370,13 +386,15 @@ class Lakehouse:
             return write_native(self, df, name, mode, parts, replace_range, allow_new_columns)
         operation = "replace_range" if replace_range else ("create" if table is None else mode)
         adds = self._write_files(df, name, parts, table)
-        try:
-            if replace_range is not None:
+        if replace_range is not None:
+            try:
                 self._check_in_range(name, adds, self._date_column(name, parts, arrow), replace_range)
-            return self._commit(name, table, adds, arrow, parts, operation, replace_range, added_columns)
-        except BaseException:
-            self._delete_uncommitted(name, adds)
-            raise
+            except BaseException:
+                self._delete_uncommitted(name, adds)
+                raise
+        # _commit removes the files itself, and only when it knows nothing was committed: deleting
+        # files that a commit does reference would corrupt the table.
+        return self._commit(name, table, adds, arrow, parts, operation, replace_range, added_columns)
 
     def _check_evolution(
         self, name: str, table_schema: pa.Schema, frame: pa.Schema, allow_new_columns: bool
@@ -386,16 +404,23 @@ class Lakehouse:
             f"column {c!r} would change type from {old} to {new} (cast it back: F.col({c!r}).cast({old!r}))"
             for c, old, new in diff.changed
         ]
-        problems += [f"column {c!r} ({t}) is missing from the DataFrame; add it (null if unknown)" for c, t in diff.dropped]
+        problems += [
+            f"column {c!r} ({t}) is missing from the DataFrame; add it (null if unknown)"
+            for c, t in diff.dropped
+        ]
         if diff.added and not allow_new_columns:
             cols = ", ".join(f"{c!r} ({t})" for c, t in diff.added)
-            problems.append(f"new column(s) {cols} are not in the table; pass allow_new_columns=True to add them")
+            problems.append(
+                f"new column(s) {cols} are not in the table; pass allow_new_columns=True to add them"
+            )
         if problems:
             raise LakehouseError(f"refusing to write to table {name!r}: " + "; ".join(problems))
         merged = pa.schema([*table_schema, *(frame.field(c) for c, _ in diff.added)])
         return merged, [c for c, _ in diff.added]
 
-    def _write_files(self, df: DataFrame, name: str, parts: list[str], table: DeltaTable | None) -> list[dict[str, Any]]:
+    def _write_files(
+        self, df: DataFrame, name: str, parts: list[str], table: DeltaTable | None
+    ) -> list[dict[str, Any]]:
         from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, WriteSpec
 
         spark = df.sparkSession
@@ -436,7 +461,9 @@ class Lakehouse:
             if raw is None or not (lo <= date.fromisoformat(raw) <= hi):
                 outside[raw] = outside.get(raw, 0) + a["num_records"]
         if outside:
-            shown = ", ".join(f"{k}: {v} rows" for k, v in sorted(outside.items(), key=lambda kv: str(kv[0]))[:10])
+            shown = ", ".join(
+                f"{k}: {v} rows" for k, v in sorted(outside.items(), key=lambda kv: str(kv[0]))[:10]
+            )
             raise LakehouseError(
                 f"replace_range=({lo}, {hi}) on table {name!r} got rows outside the range ({shown}); "
                 f"filter the DataFrame to {col} between {lo} and {hi}; nothing was committed"
@@ -462,7 +489,8 @@ class Lakehouse:
             max_commit_retries=self.max_commit_retries,
         )
         actions = [
-            AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"]) for a in adds
+            AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"])
+            for a in adds
         ]
         schema = delta_schema(arrow)
         removed = 0
@@ -482,7 +510,9 @@ class Lakehouse:
                     if "exist" not in str(err).lower():
                         raise
                     table = self._load(name)  # then commit to it like any other write
-                    arrow, added_columns = self._check_evolution(name, table_arrow_schema(table), arrow, bool(added_columns))
+                    arrow, added_columns = self._check_evolution(
+                        name, table_arrow_schema(table), arrow, bool(added_columns)
+                    )
                     schema = delta_schema(arrow)
                     operation = "append" if operation == "create" else operation
             if table is not None:
@@ -496,7 +526,10 @@ class Lakehouse:
                 elif operation == "replace_range" and replace_range is not None:
                     col = self._date_column(name, parts, arrow)
                     commit_mode = "overwrite"
-                    filters = [(col, ">=", replace_range[0].isoformat()), (col, "<=", replace_range[1].isoformat())]
+                    filters = [
+                        (col, ">=", replace_range[0].isoformat()),
+                        (col, "<=", replace_range[1].isoformat()),
+                    ]
                     removed = len(self._files(name, table, replace_range))
                 table.create_write_transaction(
                     actions,
@@ -507,16 +540,23 @@ class Lakehouse:
                     commit_properties=props,
                 )
         except LakehouseError:
+            self._delete_uncommitted(name, adds)  # refused before the data commit was attempted
             raise
         except Exception as err:  # noqa: BLE001
             if self._find_commit(name, write_id, since) is None:
+                self._delete_uncommitted(name, adds)
                 raise LakehouseError(
                     f"committing to table {name!r} under {self.storage.describe()} failed, nothing was committed: "
                     f"{_short(err)}"
                 ) from err
         version = self._find_commit(name, write_id, since)
         if version is None:
-            raise LakehouseError(f"the commit to table {name!r} succeeded but its version could not be found in the log")
+            # The commit call returned, so the log may reference these files: keep them.
+            raise LakehouseError(
+                f"the commit to table {name!r} returned but no commit with write id {write_id} was found in its "
+                f"log from version {since} on; its files were kept: check `featurelake table history {name}` "
+                "before writing again"
+            )
         return WriteInfo(
             table=name,
             version=version,
@@ -525,7 +565,10 @@ class Lakehouse:
             files_added=len(adds),
             files_removed=removed,
             bytes_added=sum(a["size"] for a in adds),
-            partitions=[json.loads(p) for p in sorted({json.dumps(a["partition_values"], sort_keys=True) for a in adds})],
+            partitions=[
+                json.loads(p)
+                for p in sorted({json.dumps(a["partition_values"], sort_keys=True) for a in adds})
+            ],
             added_columns=added_columns,
         )
 
@@ -617,7 +660,12 @@ class Lakehouse:
         return self._read_bridge(spark, files, arrow, parts, selected)
 
     def _read_bridge(
-        self, spark: SparkSession, files: list[DataFile], arrow: pa.Schema, parts: list[str], selected: list[str]
+        self,
+        spark: SparkSession,
+        files: list[DataFile],
+        arrow: pa.Schema,
+        parts: list[str],
+        selected: list[str],
     ) -> DataFrame:
         from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, ReadSpec
 
@@ -687,14 +735,20 @@ class Lakehouse:
                     cols, partition_filters=filters, target_size=target_size, commit_properties=props
                 )
             else:
-                metrics = table.optimize.compact(partition_filters=filters, target_size=target_size, commit_properties=props)
+                metrics = table.optimize.compact(
+                    partition_filters=filters, target_size=target_size, commit_properties=props
+                )
         except LakehouseError:
             raise
         except Exception as err:  # noqa: BLE001
-            raise LakehouseError(f"optimizing table {name!r} failed, nothing was committed: {_short(err)}") from err
+            raise LakehouseError(
+                f"optimizing table {name!r} failed, nothing was committed: {_short(err)}"
+            ) from err
         return {**metrics, "version": self.version(name)}
 
-    def vacuum(self, name: str, *, retention: timedelta = timedelta(days=7), dry_run: bool = False) -> list[str]:
+    def vacuum(
+        self, name: str, *, retention: timedelta = timedelta(days=7), dry_run: bool = False
+    ) -> list[str]:
         """Delete files no longer referenced by versions newer than ``retention``.
 
         Readers of versions older than ``retention`` lose their files: keep it longer than any
@@ -709,9 +763,12 @@ class Lakehouse:
             The files deleted (or that would be).
         """
         if not isinstance(retention, timedelta) or retention < timedelta(0):
-            raise LakehouseError(f"retention={retention!r} must be a non-negative timedelta, e.g. timedelta(days=7)")
+            raise LakehouseError(
+                f"retention={retention!r} must be a non-negative timedelta, e.g. timedelta(days=7)"
+            )
         table = self._load(name)
-        hours = int(retention.total_seconds() // 3600)
+        # delta-rs takes whole hours: round up, so a sub-hour retention never becomes 0 (delete all)
+        hours = math.ceil(retention.total_seconds() / 3600)
         try:
             return table.vacuum(retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False)
         except Exception as err:  # noqa: BLE001
@@ -751,7 +808,10 @@ class Lakehouse:
                 "parameters": last_opt.get("operationParameters", {}),
                 "metrics": last_opt.get("operationMetrics", {}),
             },
-            schema=[(f["name"], f["type"] if isinstance(f["type"], str) else json.dumps(f["type"])) for f in schema],
+            schema=[
+                (f["name"], f["type"] if isinstance(f["type"], str) else json.dumps(f["type"]))
+                for f in schema
+            ],
             protocol={
                 "min_reader_version": protocol.min_reader_version,
                 "min_writer_version": protocol.min_writer_version,
@@ -769,7 +829,10 @@ class Lakehouse:
         try:
             infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
         except Exception as err:  # noqa: BLE001
-            raise LakehouseError(f"cannot list {self.storage.describe()}: {_short(err)}") from err
+            raise LakehouseError(
+                f"cannot list {self.storage.describe()}: {_short(err)}; check that storage.root "
+                "($FEATURELAKE_STORAGE_ROOT) is a folder or s3://bucket/prefix you can read"
+            ) from err
         names = []
         for info in infos:
             if info.type == pafs.FileType.Directory:
@@ -800,4 +863,3 @@ def _folders_match(f: DataFile, parts: list[str]) -> bool:
         return True
     segments = f.path.split("/")[-1 - len(parts) : -1]
     return segments == [partition_folder(c, f.partition_values.get(c)) for c in parts]
-

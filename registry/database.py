@@ -55,7 +55,15 @@ def make_engine(url: str, *, connect_timeout_s: float = 5) -> Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise RegistryError(
+                    f"cannot create the folder {str(folder)!r} of the SQLite registry {parsed.database!r} "
+                    f"({err.strerror or err}); point registry.url / $FEATURELAKE_REGISTRY_URL "
+                    "(or home / $FEATURELAKE_HOME) at a writable folder"
+                ) from None
         engine = create_engine(parsed, connect_args={"timeout": 30})
         _sqlite_events(engine)
         return engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,12 @@ def test_file_is_read_and_env_overrides_it(tmp_path: Path, monkeypatch: pytest.M
         "online:\n  nodes: ['127.0.0.1:7101']\n"
         "spark:\n  master: spark://127.0.0.1:57077\n  conf: {spark.sql.shuffle.partitions: '8'}\n"
     )
-    env = {"MY_KEY": "k", "MY_SECRET": "s", "MY_DB": "postgresql+psycopg://u:p@h/db",
-           "FEATURELAKE_ONLINE_NODES": "10.0.0.1:7000, 10.0.0.2:7000"}
+    env = {
+        "MY_KEY": "k",
+        "MY_SECRET": "s",
+        "MY_DB": "postgresql+psycopg://u:p@h/db",
+        "FEATURELAKE_ONLINE_NODES": "10.0.0.1:7000, 10.0.0.2:7000",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     s = load_settings(cfg)
@@ -41,13 +46,18 @@ def test_file_is_read_and_env_overrides_it(tmp_path: Path, monkeypatch: pytest.M
     assert s.online.nodes == ["10.0.0.1:7000", "10.0.0.2:7000"]
     assert s.spark.conf == {"spark.sql.shuffle.partitions": "8"}
     assert s.storage.storage_options() == {
-        "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:59000", "AWS_ALLOW_HTTP": "true",
-        "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:59000",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
     }
 
 
 def test_env_registry_url_replaces_url_env(tmp_path: Path) -> None:
-    s = load_settings_from_dict({"registry": {"url_env": "NOPE"}}, environ={"FEATURELAKE_REGISTRY_URL": "sqlite:///x.db"})
+    s = load_settings_from_dict(
+        {"registry": {"url_env": "NOPE"}}, environ={"FEATURELAKE_REGISTRY_URL": "sqlite:///x.db"}
+    )
     assert s.registry_url == "sqlite:///x.db"
 
 
@@ -91,3 +101,15 @@ def test_unset_credential_env_is_named() -> None:
 def test_registry_url_and_url_env_are_exclusive() -> None:
     with pytest.raises(ConfigError, match="either registry.url or registry.url_env"):
         load_settings_from_dict({"registry": {"url": "sqlite://", "url_env": "X"}}, environ={})
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text("online:\n  nodes: ['127.0.0.1:7101']\n")
+    with pytest.raises(
+        ConfigError, match=r"'online\.nodes' in \$FEATURELAKE_ONLINE_NODES: .*'junk' is not host:port"
+    ):
+        load_settings(cfg, environ={"FEATURELAKE_ONLINE_NODES": "junk"})
+    cfg.write_text("online:\n  nodes: ['junk']\n")
+    with pytest.raises(ConfigError, match=rf"'online\.nodes' in {re.escape(str(cfg))}: "):
+        load_settings(cfg, environ={})

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import click
 
-from featurelake.errors import ConfigError
+from featurelake.errors import ConfigError, RegistryError
 from jobs.cli.context import AppContext, emit, output_option, pass_app
 
 
@@ -42,6 +42,10 @@ def materialize(
 
     if not views and not all_views:
         raise ConfigError("name a view with --view NAME (repeatable) or pass --all")
+    if views and all_views:
+        raise ConfigError("give --view NAME (repeatable) or --all, not both")
+    if incremental and start is not None:
+        raise ConfigError("give either --incremental or --start/--end, not both")
     if not incremental and start is None:
         raise ConfigError("give --start TS [--end TS], or --incremental")
     settings = app.settings
@@ -52,6 +56,13 @@ def materialize(
         names = list(views) or [
             v.name for v in registry.list_views(settings.project) if v.status == "active" and v.entities
         ]
+        if not names:
+            raise RegistryError(
+                f"project {settings.project!r} has no active feature view with entities to materialize; "
+                "run `featurelake apply` first (see `featurelake registry list`)"
+            )
+        for name in names:  # unknown or archived views fail here, before Spark starts
+            registry.assert_usable(settings.project, name, version, "materialize")
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
         spark = build_spark_session(
             app_name="featurelake-materialize",

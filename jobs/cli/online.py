@@ -47,6 +47,12 @@ def get(
     from jobs.online import connect, load_catalog
     from registry.writer import open_registry
 
+    if bool(features) == bool(service):
+        raise ConfigError(
+            "give --feature VIEW:FEATURE (repeatable) or --service NAME, not both or neither; "
+            "e.g. --feature user_profile:account_age_days"
+        )
+    row = dict(_parse_entity(e) for e in entities)
     settings = app.settings
     registry = open_registry(settings.registry_url)
     try:
@@ -54,7 +60,6 @@ def get(
     finally:
         registry.dispose()
     sdk = connect(settings, catalog)
-    row = dict(_parse_entity(e) for e in entities)
     resp = sdk.get_online_features(
         entity_rows=[row],
         features=list(features) or None,

@@ -115,8 +115,18 @@ def list_cmd(app: AppContext, kind: str, project: str | None, output: str) -> No
 
 
 def _split(ref: str) -> tuple[str, str | None]:
+    from featurelake.errors import RegistryError
+
     name, sep, version = ref.rpartition(":")
-    return (name, version) if sep and version and version.replace(".", "").isdigit() else (ref, None)
+    if not sep:
+        return ref, None
+    if not name or not version.replace(".", "").isdigit():
+        # names are identifiers, so a ':' always starts a version
+        raise RegistryError(
+            f"{ref!r} is not NAME or NAME:VERSION; a version is MAJOR.MINOR or MAJOR (newest minor), "
+            f"e.g. {name or 'user_stats'}:1.0"
+        )
+    return name, version
 
 
 @registry.command("show")
@@ -178,6 +188,13 @@ def history_cmd(app: AppContext, name: str, project: str | None, output: str) ->
         if e.object_type in ("view", "service")
     ]
     entries.sort(key=lambda e: e.id)
+    if not entries:
+        from featurelake.errors import RegistryError
+
+        raise RegistryError(
+            f"no view or service named {name!r} in project {project!r} has any history; "
+            "check the name with `featurelake registry list` (or --kind service)"
+        )
     rows = [
         [
             f"{e.at:%Y-%m-%d %H:%M:%S}",

@@ -9,7 +9,7 @@ from jobs.cli.context import AppContext, pass_app
 
 @click.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=6566, show_default=True, type=int, help="Port to bind.")
+@click.option("--port", default=6566, show_default=True, type=click.IntRange(1, 65535), help="Port to bind.")
 @click.option(
     "--max-request-bytes",
     default=1_000_000,

@@ -29,7 +29,11 @@ def test_round_trip_is_row_for_row(spark, lake):
 
 
 def test_time_travel_by_version_and_timestamp(spark, lake):
-    first, second, third = event_rows(500, seed=1), event_rows(300, seed=2, id_offset=10_000), event_rows(200, seed=3)
+    first, second, third = (
+        event_rows(500, seed=1),
+        event_rows(300, seed=2, id_offset=10_000),
+        event_rows(200, seed=3),
+    )
     lake.write(events_df(spark, first), "tt", partition_by=["event_date"])
     after_v0 = datetime.now(UTC)
     time.sleep(0.05)
@@ -52,7 +56,11 @@ def test_time_travel_by_version_and_timestamp(spark, lake):
 def test_replace_range_is_idempotent_and_leaves_other_days_alone(spark, lake):
     base = event_rows(1000, days=5)
     lake.write(events_df(spark, base), "rr", partition_by=["event_date"])
-    outside = {f.path for f in lake.files("rr") if f.partition_values["event_date"] not in ("2024-01-02", "2024-01-03")}
+    outside = {
+        f.path
+        for f in lake.files("rr")
+        if f.partition_values["event_date"] not in ("2024-01-02", "2024-01-03")
+    }
     fresh = [r for r in event_rows(600, days=2, start=date(2024, 1, 2), seed=99, id_offset=50_000)]
     expected = sorted([r for r in base if r[4] not in (date(2024, 1, 2), date(2024, 1, 3))] + fresh)
     rng = (date(2024, 1, 2), date(2024, 1, 3))
@@ -61,7 +69,11 @@ def test_replace_range_is_idempotent_and_leaves_other_days_alone(spark, lake):
     second = lake.write(events_df(spark, fresh), "rr", replace_range=rng)
     assert (first.version, second.version) == (1, 2) and second.operation == "replace_range"
     assert sorted_rows(lake.read(spark, "rr")) == expected  # same contents, not duplicates
-    now = {f.path for f in lake.files("rr") if f.partition_values["event_date"] not in ("2024-01-02", "2024-01-03")}
+    now = {
+        f.path
+        for f in lake.files("rr")
+        if f.partition_values["event_date"] not in ("2024-01-02", "2024-01-03")
+    }
     assert now == outside  # files outside the range were not rewritten
     # plain delta-rs sees the same: removes were committed in the same version as the adds
     dt = DeltaTable(lake.table_uri("rr"))
@@ -72,7 +84,9 @@ def test_replace_range_is_idempotent_and_leaves_other_days_alone(spark, lake):
 def test_replace_range_refuses_rows_outside_the_range(spark, lake):
     lake.write(events_df(spark, event_rows(200)), "rr2", partition_by=["event_date"])
     with pytest.raises(LakehouseError, match=r"outside the range \(2024-01-03: 40 rows"):
-        lake.write(events_df(spark, event_rows(200)), "rr2", replace_range=(date(2024, 1, 1), date(2024, 1, 2)))
+        lake.write(
+            events_df(spark, event_rows(200)), "rr2", replace_range=(date(2024, 1, 1), date(2024, 1, 2))
+        )
     assert lake.version("rr2") == 0 and lake.read(spark, "rr2").count() == 200
     parquet = list(Path(lake.table_uri("rr2")).rglob("*.parquet"))
     assert len(parquet) == len(lake.files("rr2"))  # the refused write's files were removed
@@ -92,7 +106,9 @@ def test_failed_job_leaves_version_and_rows_unchanged(spark, lake):
 
     bad = events_df(spark, event_rows(400, seed=5, id_offset=9000), partitions=4)
     bad = bad.withColumn("amount", explode_on_day_3("amount", "event_date"))
-    with pytest.raises(LakehouseError, match=r"failed in Spark, nothing was committed and the table stays at version 0"):
+    with pytest.raises(
+        LakehouseError, match=r"failed in Spark, nothing was committed and the table stays at version 0"
+    ):
         lake.write(bad, "fail")
     assert lake.version("fail") == 0
     assert lake.read(spark, "fail").count() == 400
@@ -103,6 +119,46 @@ def test_failed_job_leaves_version_and_rows_unchanged(spark, lake):
     assert len(parquet) == len(lake.files("fail"))
 
 
+def test_a_commit_whose_version_cannot_be_found_keeps_its_files(spark, lake, monkeypatch):
+    # The commit call returned, so the log may reference the new files: deleting them would leave
+    # a version pointing at missing files. The error must say so and the table must stay readable.
+    first, second = event_rows(300, seed=1), event_rows(200, seed=2, id_offset=10_000)
+    lake.write(events_df(spark, first), "kept", partition_by=["event_date"])
+    monkeypatch.setattr(type(lake), "_find_commit", lambda self, name, write_id, since: None)
+    with pytest.raises(LakehouseError, match=r"no commit with write id .* its files were kept"):
+        lake.write(events_df(spark, second), "kept")
+    monkeypatch.undo()
+    assert lake.version("kept") == 1
+    assert sorted_rows(lake.read(spark, "kept")) == sorted(first + second)
+
+
+def test_a_refused_commit_removes_the_files_it_wrote(spark, lake, monkeypatch):
+    lake.write(events_df(spark, event_rows(100)), "refused", partition_by=["event_date"])
+    before = set(Path(lake.table_uri("refused")).rglob("*.parquet"))
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("simulated commit conflict")
+
+    from deltalake import DeltaTable as _DT
+
+    monkeypatch.setattr(_DT, "create_write_transaction", refuse)
+    with pytest.raises(LakehouseError, match="failed, nothing was committed: .*simulated commit conflict"):
+        lake.write(events_df(spark, event_rows(50, seed=3, id_offset=5000)), "refused")
+    monkeypatch.undo()
+    assert lake.version("refused") == 0
+    assert set(Path(lake.table_uri("refused")).rglob("*.parquet")) == before
+
+
+def test_a_sub_hour_vacuum_retention_is_not_rounded_down_to_zero(spark, lake):
+    lake.write(events_df(spark, event_rows(100)), "vac", partition_by=["event_date"])
+    lake.write(events_df(spark, event_rows(50, seed=4)), "vac", mode="overwrite")
+    replaced = len(list(Path(lake.table_uri("vac")).rglob("*.parquet"))) - len(lake.files("vac"))
+    assert replaced > 0
+    # the replaced files are seconds old: a 30-minute retention must keep them all
+    assert lake.vacuum("vac", retention=timedelta(minutes=30), dry_run=True) == []
+    assert len(lake.vacuum("vac", retention=timedelta(0), dry_run=True)) == replaced
+
+
 def test_projection_and_date_range_prune_partitions(spark, lake):
     rows = event_rows(1000, days=10)
     lake.write(events_df(spark, rows), "pr", partition_by=["event_date"])
@@ -111,7 +167,9 @@ def test_projection_and_date_range_prune_partitions(spark, lake):
     assert {f.partition_values["event_date"] for f in files} == {"2024-01-03", "2024-01-04", "2024-01-05"}
     df = lake.read(spark, "pr", columns=["event_date", "user_id"], date_range=rng)
     assert df.columns == ["event_date", "user_id"]
-    assert sorted(tuple(r) for r in df.collect()) == sorted((r[4], r[0]) for r in rows if rng[0] <= r[4] <= rng[1])
+    assert sorted(tuple(r) for r in df.collect()) == sorted(
+        (r[4], r[0]) for r in rows if rng[0] <= r[4] <= rng[1]
+    )
     assert lake.read(spark, "pr", date_range=(date(2030, 1, 1), date(2030, 1, 2))).count() == 0
 
 
@@ -153,7 +211,9 @@ def test_bad_input_errors_name_the_value_and_the_fix(spark, lake):
     with pytest.raises(LakehouseError, match=r"mode='upsert' is not a write mode"):
         lake.write(df, "pc", mode="upsert")
     with pytest.raises(LakehouseError, match=r"TIMESTAMP_NTZ"):
-        lake.write(df.selectExpr("*", "cast(event_timestamp as timestamp_ntz) as t2"), "pc", allow_new_columns=True)
+        lake.write(
+            df.selectExpr("*", "cast(event_timestamp as timestamp_ntz) as t2"), "pc", allow_new_columns=True
+        )
     with pytest.raises(LakehouseError, match=r"no column\(s\) 'price'"):
         lake.read(spark, "pc", columns=["price"])
     with pytest.raises(LakehouseError, match="not valid"):

@@ -80,3 +80,21 @@ def test_health_openapi_and_registry_without_one(http) -> None:
     spec = http.get("/openapi.json").json()
     assert "/get-online-features" in spec["paths"] and "/registry/feature-views" in spec["paths"]
     assert http.get("/registry/feature-views").status_code == 503
+
+
+def test_serve_names_a_port_it_cannot_bind() -> None:
+    import socket
+
+    from featurelake.errors import ConfigError
+    from jobs.server import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            ConfigError, match=rf"cannot serve on 127\.0\.0\.1:{port} .*pick a free port with --port"
+        ):
+            serve(object(), host="127.0.0.1", port=port)
+    with pytest.raises(ConfigError, match=r"port 70000 is not a TCP port"):
+        serve(object(), port=70000)

@@ -134,3 +134,35 @@ def test_apply_shares_the_postgres_database_with_feasts_sql_registry(fresh_pg_ur
         )
         plan_repo(reg, project="fraud", repo_path=repo)
     reg.dispose()
+
+
+def _one_red_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_bad_refs_in_registry_commands_are_one_clear_line(tmp_path: Path, repo: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    applied = _cli(tmp_path, url, "apply", "--repo", str(repo), "--skip-feast")
+    assert applied.returncode == 0, applied.stderr
+    line = _one_red_line(_cli(tmp_path, url, "registry", "show", "user_profile:x"))
+    assert "'user_profile:x' is not NAME or NAME:VERSION" in line and "user_profile:1.0" in line
+    line = _one_red_line(
+        _cli(tmp_path, url, "registry", "status", "set", "user_profile:v1", "deprecated", "--reason", "r")
+    )
+    assert "'user_profile:v1'" in line
+    line = _one_red_line(_cli(tmp_path, url, "registry", "show", "user_profile:9"))
+    assert "no version '9'" in line and "1.0" in line
+    line = _one_red_line(_cli(tmp_path, url, "registry", "history", "no_such_view"))
+    assert "'no_such_view'" in line and "registry list" in line
+    shown = _cli(tmp_path, url, "registry", "history", "user_profile", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert [(e["action"], e["object_key"]) for e in json.loads(shown.stdout)] == [
+        ("view.add", "user_profile"),
+        ("view_version.create", "user_profile@1.0"),
+    ]
+    reg = open_registry(url)
+    assert reg.get_view_version("fraud", "user_profile").status == "active"  # the refused set changed nothing
+    reg.dispose()
