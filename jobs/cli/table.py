@@ -16,10 +16,30 @@ from jobs.cli.context import AppContext, emit, output_option, pass_app
 def resolve_table_name(app: AppContext, name: str) -> str:
     """Map what the user typed to a Delta table name.
 
-    Today a name is a table name. Hook: a feature view name (``user_features`` or
-    ``user_features@v2``) will resolve here to its versioned table through the registry.
+    ``NAME`` is a Delta table name when such a table exists under the storage root; otherwise a
+    feature view name resolves, through the registry, to its current version's table, and
+    ``VIEW:VERSION`` (``user_profile:2`` or ``user_profile:2.1``) to that version's table.
+
+    Raises:
+        LakehouseError: neither a table nor a registered feature view has that name.
     """
-    return name
+    from featurelake.errors import LakehouseError, RegistryError
+
+    view, _, version = name.partition(":")
+    if not version and _lakehouse(app).exists(name):
+        return name
+    from registry import open_registry
+
+    try:
+        vv = open_registry(app.settings.registry_url).get_view_version(
+            app.settings.project, view, version or None
+        )
+    except RegistryError as err:
+        raise LakehouseError(
+            f"{name!r} is neither a Delta table under {app.settings.storage_root} nor a feature view "
+            f"of project {app.settings.project!r} ({err}); see `featurelake table list` and `featurelake registry list`"
+        ) from None
+    return vv.table_name
 
 
 def _lakehouse(app: AppContext) -> Any:
@@ -37,7 +57,7 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-_table_arg = click.argument("name", metavar="TABLE")
+_table_arg = click.argument("name", metavar="TABLE_OR_VIEW")
 
 
 def _date_range(start: date | None, end: date | None) -> tuple[date, date] | None:
@@ -48,8 +68,16 @@ def _date_range(start: date | None, end: date | None) -> tuple[date, date] | Non
     return (start, end)
 
 
-_from_option = click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First date partition (YYYY-MM-DD).")
-_to_option = click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last date partition (YYYY-MM-DD).")
+_from_option = click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First date partition (YYYY-MM-DD).",
+)
+_to_option = click.option(
+    "--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last date partition (YYYY-MM-DD)."
+)
 
 
 @click.group()
@@ -78,15 +106,22 @@ def describe_cmd(app: AppContext, name: str, output: str) -> None:
     def render(c: Console) -> None:
         c.print(f"[bold]{info.name}[/bold]  {info.uri}")
         c.print(f"version          {info.version}")
-        c.print(f"partitioned by   {', '.join(info.partition_columns) or '(none)'}  ({info.partitions} partitions)")
-        c.print(f"files            {info.num_files}  total {_human(info.size_bytes)}  "
-                f"(min {_human(info.min_file_bytes)}, max {_human(info.max_file_bytes)})")
+        c.print(
+            f"partitioned by   {', '.join(info.partition_columns) or '(none)'}  ({info.partitions} partitions)"
+        )
+        c.print(
+            f"files            {info.num_files}  total {_human(info.size_bytes)}  "
+            f"(min {_human(info.min_file_bytes)}, max {_human(info.max_file_bytes)})"
+        )
         c.print(f"rows             {info.num_rows}")
         c.print(f"last modified    {info.last_modified.isoformat() if info.last_modified else '-'}")
         if info.last_optimize:
             z = info.last_optimize.get("zorder_by") or []
-            c.print(f"last optimize    version {info.last_optimize['version']} at "
-                    f"{info.last_optimize['timestamp'].isoformat()}" + (f", Z-order by {', '.join(z)}" if z else ", compaction"))
+            c.print(
+                f"last optimize    version {info.last_optimize['version']} at "
+                f"{info.last_optimize['timestamp'].isoformat()}"
+                + (f", Z-order by {', '.join(z)}" if z else ", compaction")
+            )
         else:
             c.print("last optimize    never")
         p = info.protocol
@@ -110,10 +145,25 @@ def history_cmd(app: AppContext, name: str, limit: int | None, output: str) -> N
         for h in rows:
             when = datetime.fromtimestamp(h["timestamp"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
             metrics = h.get("operationMetrics") or {}
-            short = {k: v for k, v in metrics.items() if k in ("num_added_files", "num_removed_files", "num_added_rows",
-                                                             "numFilesAdded", "numFilesRemoved")}
-            t.add_row(str(h["version"]), when, h.get("featurelake.operation") or h.get("operation", "?"),
-                      str(h.get("operationParameters", {})), str(short))
+            short = {
+                k: v
+                for k, v in metrics.items()
+                if k
+                in (
+                    "num_added_files",
+                    "num_removed_files",
+                    "num_added_rows",
+                    "numFilesAdded",
+                    "numFilesRemoved",
+                )
+            }
+            t.add_row(
+                str(h["version"]),
+                when,
+                h.get("featurelake.operation") or h.get("operation", "?"),
+                str(h.get("operationParameters", {})),
+                str(short),
+            )
         c.print(t)
 
     emit(rows, output, render)
@@ -121,31 +171,55 @@ def history_cmd(app: AppContext, name: str, limit: int | None, output: str) -> N
 
 @table.command("optimize")
 @_table_arg
-@click.option("--zorder-by", "zorder_by", default=None, metavar="COLS", help="Comma-separated columns to Z-order by.")
+@click.option(
+    "--zorder-by", "zorder_by", default=None, metavar="COLS", help="Comma-separated columns to Z-order by."
+)
 @_from_option
 @_to_option
 @output_option
 @pass_app
-def optimize_cmd(app: AppContext, name: str, zorder_by: str | None, start: datetime | None, end: datetime | None,
-                 output: str) -> None:
+def optimize_cmd(
+    app: AppContext,
+    name: str,
+    zorder_by: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    output: str,
+) -> None:
     """Compact small files and optionally Z-order them, within a date range if given."""
     cols = [c.strip() for c in zorder_by.split(",") if c.strip()] if zorder_by else None
     rng = _date_range(start.date() if start else None, end.date() if end else None)
     metrics = _lakehouse(app).optimize(resolve_table_name(app, name), zorder_by=cols, date_range=rng)
-    emit(metrics, output, lambda c: c.print(
-        f"optimized {name}: version {metrics['version']}, {metrics.get('numFilesRemoved', 0)} files rewritten into "
-        f"{metrics.get('numFilesAdded', 0)}" + (f", Z-ordered by {', '.join(cols)}" if cols else "")))
+    emit(
+        metrics,
+        output,
+        lambda c: c.print(
+            f"optimized {name}: version {metrics['version']}, {metrics.get('numFilesRemoved', 0)} files rewritten into "
+            f"{metrics.get('numFilesAdded', 0)}" + (f", Z-ordered by {', '.join(cols)}" if cols else "")
+        ),
+    )
 
 
 @table.command("vacuum")
 @_table_arg
-@click.option("--retention-hours", type=click.IntRange(min=0), default=168, show_default=True,
-              help="Keep files needed by versions newer than this.")
+@click.option(
+    "--retention-hours",
+    type=click.IntRange(min=0),
+    default=168,
+    show_default=True,
+    help="Keep files needed by versions newer than this.",
+)
 @click.option("--dry-run", is_flag=True, help="Only list the files that would be deleted.")
 @output_option
 @pass_app
 def vacuum_cmd(app: AppContext, name: str, retention_hours: int, dry_run: bool, output: str) -> None:
     """Delete data files no longer referenced by recent versions."""
-    files = _lakehouse(app).vacuum(resolve_table_name(app, name), retention=timedelta(hours=retention_hours), dry_run=dry_run)
+    files = _lakehouse(app).vacuum(
+        resolve_table_name(app, name), retention=timedelta(hours=retention_hours), dry_run=dry_run
+    )
     verb = "would delete" if dry_run else "deleted"
-    emit({"dry_run": dry_run, "files": files}, output, lambda c: c.print(f"{verb} {len(files)} files from {name}"))
+    emit(
+        {"dry_run": dry_run, "files": files},
+        output,
+        lambda c: c.print(f"{verb} {len(files)} files from {name}"),
+    )

@@ -211,3 +211,38 @@ def test_backfill_with_postgres_registry(spark, pg_lake):
         depth=1,
     )
     assert {(e.src.kind, e.src.name) for e in up} == {("data_source", "raw_transactions")}
+
+
+@pytest.mark.spark
+def test_table_commands_accept_a_feature_view_name(spark, lake, capsys):
+    """`featurelake table describe VIEW` resolves the view's current table through the registry."""
+    import json
+
+    from jobs.cli.main import main
+
+    main(
+        [
+            "--config",
+            str(lake.config),
+            "backfill",
+            "--view",
+            "user_counts",
+            "--start",
+            str(D1),
+            "--end",
+            str(D2),
+        ]
+    )
+    capsys.readouterr()
+    expected = lake.registry.get_view_version("bftest", "user_counts").table_name
+    main(["--config", str(lake.config), "table", "describe", "user_counts", "--output", "json"])
+    by_view = json.loads(capsys.readouterr().out)
+    main(["--config", str(lake.config), "table", "describe", expected, "--output", "json"])
+    by_table = json.loads(capsys.readouterr().out)
+    assert by_view["name"] == expected
+    assert by_view == by_table
+    with pytest.raises(SystemExit) as exit_:
+        main(["--config", str(lake.config), "table", "describe", "no_such_view_or_table"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "no_such_view_or_table" in err and "neither a Delta table" in err
