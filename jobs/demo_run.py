@@ -26,6 +26,8 @@ DEMO_ROWS = 200_000
 DEMO_SEED = 7
 DEMO_DAYS = 45
 LINEAGE_VIEW = "user_transaction_stats"
+TRAINING_SET = "fraud_training"
+TRAINING_SERVICE = "fraud_detection"
 
 
 @dataclass
@@ -183,6 +185,51 @@ def _lineage(ctx: DemoContext) -> None:
         ctx.console.print(f"    {src}  ->  {dst}", markup=False)
 
 
+def _training_set(ctx: DemoContext) -> None:
+    """Label the last week's transactions, build a PIT-correct training set, then reproduce it."""
+    from pyspark.sql import functions as F
+
+    from jobs.training_set import create_training_set, reproduce_training_set
+
+    data = ctx.state.get("demo_data")
+    end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)
+    lakehouse, registry = ctx.lakehouse(), ctx.registry()
+    labels = lakehouse.read(ctx.spark, "raw_transactions", date_range=(end - timedelta(days=6), end)).select(
+        "user_id", "merchant_id", "event_timestamp", F.col("is_fraud").alias("label")
+    )
+    created = create_training_set(
+        spark=ctx.spark,
+        lakehouse=lakehouse,
+        registry=registry,
+        project=ctx.settings.project,
+        name=TRAINING_SET,
+        service=TRAINING_SERVICE,
+        entities=labels,
+        actor=ctx.actor,
+    )
+    pinned = ", ".join(f"{t}@{v}" for t, v in sorted(created.feature_tables.items()))
+    ctx.console.print(
+        f"  training set {created.name} v{created.version}: {created.rows:,} rows -> {created.table}@"
+        f"{created.delta_version}\n    pinned inputs: {created.entity_table}@{created.entity_version}, {pinned}"
+        f"\n    checksum {created.checksum}",
+        markup=False,
+    )
+    again = reproduce_training_set(
+        spark=ctx.spark,
+        lakehouse=lakehouse,
+        registry=registry,
+        project=ctx.settings.project,
+        name=created.name,
+        version=created.version,
+    )
+    verdict = "identical" if again.equal else f"DIFFERENT (expected {again.expected}, got {again.got})"
+    ctx.console.print(f"  reproduced from the pinned Delta versions: {verdict}", markup=False)
+    if not again.equal:
+        from featurelake.errors import LakehouseError
+
+        raise LakehouseError(f"training set {created.name} v{created.version} did not reproduce: {verdict}")
+
+
 def _online_step(target: str, ctx: DemoContext) -> None:
     # Steps owned by the online store ("module:function" in jobs/materialize.py, jobs/online.py), imported lazily.
     import importlib
@@ -197,8 +244,19 @@ STEPS: list[DemoStep] = [
     DemoStep("backfill", "Backfill every feature view (validated, one commit each)", _backfill),
     DemoStep("describe", "Describe the feature tables", _describe),
     DemoStep("lineage", f"Registry lineage of {LINEAGE_VIEW}", _lineage),
-    DemoStep("materialize", "Materialize every view into the Redis cluster", lambda ctx: _online_step("jobs.materialize:demo_materialize", ctx)),
-    DemoStep("online", "One online lookup (feature service, statuses)", lambda ctx: _online_step("jobs.online:demo_lookup", ctx)),
+    DemoStep(
+        "materialize",
+        "Materialize every view into the Redis cluster",
+        lambda ctx: _online_step("jobs.materialize:demo_materialize", ctx),
+    ),
+    DemoStep(
+        "online",
+        "One online lookup (feature service, statuses)",
+        lambda ctx: _online_step("jobs.online:demo_lookup", ctx),
+    ),
+    DemoStep(
+        "training-set", f"Point-in-time training set for {TRAINING_SERVICE}, then reproduce it", _training_set
+    ),
 ]
 
 

@@ -22,6 +22,8 @@ _BASE_CONF: dict[str, str] = {
     "spark.driver.bindAddress": "127.0.0.1",
     # Jobs print their own progress (per date chunk); Spark's stage bars garble it.
     "spark.ui.showConsoleProgress": "false",
+    # Wide feature tables exceed the default 25 fields in plan strings; avoid the warning noise.
+    "spark.sql.debug.maxToStringFields": "500",
 }
 
 
