@@ -29,18 +29,25 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--days", type=int, default=10)
     args = ap.parse_args()
-    spark = build_spark_session(app_name="bench-delta-io", master="local[2]",
-                                conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"})
+    spark = build_spark_session(
+        app_name="bench-delta-io",
+        master="local[2]",
+        conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"},
+    )
     work = tempfile.mkdtemp(prefix="bench-delta-io-")
     n = args.rows
-    df = spark.range(n).select(
-        (F.col("id") % 100_000).alias("user_id"),
-        F.round(F.rand(1) * 500, 2).alias("amount"),
-        (F.rand(2) * 10).cast("int").alias("n_tx"),
-        F.concat(F.lit("m"), (F.col("id") % 97).cast("string")).alias("merchant"),
-        F.timestamp_micros(F.lit(1_704_067_200_000_000) + F.col("id") * 1_000).alias("event_timestamp"),
-        F.date_add(F.lit(date(2024, 1, 1)), (F.col("id") % args.days).cast("int")).alias("event_date"),
-    ).cache()
+    df = (
+        spark.range(n)
+        .select(
+            (F.col("id") % 100_000).alias("user_id"),
+            F.round(F.rand(1) * 500, 2).alias("amount"),
+            (F.rand(2) * 10).cast("int").alias("n_tx"),
+            F.concat(F.lit("m"), (F.col("id") % 97).cast("string")).alias("merchant"),
+            F.timestamp_micros(F.lit(1_704_067_200_000_000) + F.col("id") * 1_000).alias("event_timestamp"),
+            F.date_add(F.lit(date(2024, 1, 1)), (F.col("id") % args.days).cast("int")).alias("event_date"),
+        )
+        .cache()
+    )
     df.count()
     lake = Lakehouse(f"{work}/lake")
     native_dir = f"{work}/native"
@@ -52,7 +59,9 @@ def main() -> None:
     assert info.rows == n
 
     def scan(frame):
-        return frame.agg(F.count("*"), F.sum("amount"), F.max("event_timestamp"), F.countDistinct("merchant")).collect()
+        return frame.agg(
+            F.count("*"), F.sum("amount"), F.max("event_timestamp"), F.countDistinct("merchant")
+        ).collect()
 
     t_native_r, r1 = _timed(lambda: scan(spark.read.parquet(native_dir)))
     t_ours_r, r2 = _timed(lambda: scan(lake.read(spark, "bench")))
@@ -63,7 +72,9 @@ def main() -> None:
     from lakehouse.schema import table_arrow_schema
 
     arrow = table_arrow_schema(table)
-    t_bridge_r, r3 = _timed(lambda: scan(_L._read_bridge(lake, spark, files, arrow, ["event_date"], list(arrow.names))))
+    t_bridge_r, r3 = _timed(
+        lambda: scan(_L._read_bridge(lake, spark, files, arrow, ["event_date"], list(arrow.names)))
+    )
     for r in (r2, r3):  # same rows: count, max and distinct exactly; the float sum up to summation order
         assert (r[0][0], r[0][2], r[0][3]) == (r1[0][0], r1[0][2], r1[0][3]) and r1[0][0] == n
         assert abs(r[0][1] - r1[0][1]) < 1e-6 * abs(r1[0][1])
@@ -73,10 +84,17 @@ def main() -> None:
 
     print(f"rows={n:,} days={args.days} cores=2 (local[2])")
     print(line("write: Spark native parquet (partitionBy)", t_native_w))
-    print(line("write: Lakehouse.write (delta-rs commit)", t_ours_w) + f"   ratio {t_native_w / t_ours_w:.2f}")
+    print(
+        line("write: Lakehouse.write (delta-rs commit)", t_ours_w) + f"   ratio {t_native_w / t_ours_w:.2f}"
+    )
     print(line("read+scan: Spark native parquet", t_native_r))
-    print(line("read+scan: Lakehouse.read (local, parquet)", t_ours_r) + f"   ratio {t_native_r / t_ours_r:.2f}")
-    print(line("read+scan: bridge reader (S3 path, pyarrow)", t_bridge_r) + f"   ratio {t_native_r / t_bridge_r:.2f}")
+    print(
+        line("read+scan: Lakehouse.read (local, parquet)", t_ours_r) + f"   ratio {t_native_r / t_ours_r:.2f}"
+    )
+    print(
+        line("read+scan: bridge reader (S3 path, pyarrow)", t_bridge_r)
+        + f"   ratio {t_native_r / t_bridge_r:.2f}"
+    )
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
 

@@ -19,7 +19,9 @@ from jobs.wiring import lakehouse_from_settings
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="delta_tour", description=__doc__.splitlines()[0])
-    p.add_argument("--config", default=None, help="settings file (default: ./featurelake.yaml or embedded defaults)")
+    p.add_argument(
+        "--config", default=None, help="settings file (default: ./featurelake.yaml or embedded defaults)"
+    )
     p.add_argument("--root", default=None, help="storage root to use instead of the settings' one")
     p.add_argument("--table", default="delta_tour", help="table name (default: delta_tour)")
     p.add_argument("--rows", type=int, default=20_000, help="rows per write (default: 20000)")
@@ -52,36 +54,49 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Spark master {spark.sparkContext.master}; table {lh.table_uri(name)}")
 
     def events(seed: int, n: int, first: date, ndays: int):
-        return spark.range(n).select(
-            ((F.col("id") * 7919 + seed) % args.users).alias("user_id"),
-            F.round(F.rand(seed) * 500, 2).alias("amount"),
-            F.date_add(F.lit(first), (F.col("id") % ndays).cast("int")).alias("event_date"),
-        ).withColumn(
-            "event_timestamp",
-            F.timestamp_micros(
-                F.unix_micros(F.col("event_date").cast("timestamp")) + (F.rand(seed + 1) * 86_400_000_000).cast("long")
-            ),
+        return (
+            spark.range(n)
+            .select(
+                ((F.col("id") * 7919 + seed) % args.users).alias("user_id"),
+                F.round(F.rand(seed) * 500, 2).alias("amount"),
+                F.date_add(F.lit(first), (F.col("id") % ndays).cast("int")).alias("event_date"),
+            )
+            .withColumn(
+                "event_timestamp",
+                F.timestamp_micros(
+                    F.unix_micros(F.col("event_date").cast("timestamp"))
+                    + (F.rand(seed + 1) * 86_400_000_000).cast("long")
+                ),
+            )
         )
 
     t = time.perf_counter()
     info = lh.write(events(1, args.rows, start, days), name, mode="overwrite", partition_by=["event_date"])
-    say(f"1. wrote {info.rows} rows in {info.files_added} files -> version {info.version} ({time.perf_counter() - t:.1f}s)")
+    say(
+        f"1. wrote {info.rows} rows in {info.files_added} files -> version {info.version} ({time.perf_counter() - t:.1f}s)"
+    )
     info = lh.write(events(2, args.rows // 2, start, days), name)
     say(f"2. appended {info.rows} rows -> version {info.version}")
     day = start + timedelta(days=2)
     info = lh.write(events(3, args.rows // 10, day, 1), name, replace_range=(day, day))
-    say(f"3. replaced partition {day} with {info.rows} rows (removed {info.files_removed} files) -> version {info.version}")
+    say(
+        f"3. replaced partition {day} with {info.rows} rows (removed {info.files_removed} files) -> version {info.version}"
+    )
     latest = lh.read(spark, name)
     total = latest.count()
     on_day = lh.read(spark, name, date_range=(day, day)).count()
     say(f"4. read version {lh.version(name)}: {total} rows; date_range {day} alone: {on_day} rows")
     first_version = info.version - 2
-    say(f"5. time travel to version {first_version}: {lh.read(spark, name, version=first_version).count()} rows")
+    say(
+        f"5. time travel to version {first_version}: {lh.read(spark, name, version=first_version).count()} rows"
+    )
     user = 42 % args.users
 
     def touched() -> tuple[int, int]:
         files = lh.files(name)
-        hit = [f for f in files if f.min_values.get("user_id", user) <= user <= f.max_values.get("user_id", user)]
+        hit = [
+            f for f in files if f.min_values.get("user_id", user) <= user <= f.max_values.get("user_id", user)
+        ]
         return len(hit), len(files)
 
     before = touched()

@@ -273,7 +273,12 @@ class DeltaBridgeWriter(DataSourceArrowWriter):
     def abort(self, messages: list[WriterCommitMessage | None]) -> None:
         storage = StorageRoot(self.spec.root, self.spec.storage_options)
         base = storage.table_path(self.spec.table)
-        paths = [f"{base}/{unquote(a['path'])}" for m in messages if isinstance(m, BridgeCommitMessage) for a in m.adds]
+        paths = [
+            f"{base}/{unquote(a['path'])}"
+            for m in messages
+            if isinstance(m, BridgeCommitMessage)
+            for a in m.adds
+        ]
         delete_paths(storage, paths)
         _write_manifest(self.spec.manifest, {"status": "aborted", "adds": []})
 
@@ -321,7 +326,9 @@ class DeltaBridgeReader(DataSourceReader):
                     yield _conform(batch, target, parts, values)
 
 
-def _conform(batch: pa.RecordBatch, target: pa.Schema, parts: set[str], values: dict[str, str | None]) -> pa.RecordBatch:
+def _conform(
+    batch: pa.RecordBatch, target: pa.Schema, parts: set[str], values: dict[str, str | None]
+) -> pa.RecordBatch:
     n = batch.num_rows
     arrays = []
     for f in target:

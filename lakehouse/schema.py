@@ -133,6 +133,8 @@ def check_partition_columns(name: str, arrow: pa.Schema, partition_by: list[str]
                 "partition by a date, string, integer or boolean column"
             )
     if len(arrow.names) <= len(partition_by) and not problems:
-        problems.append(f"table {name!r} would have no data columns besides its partition columns {partition_by}")
+        problems.append(
+            f"table {name!r} would have no data columns besides its partition columns {partition_by}"
+        )
     if problems:
         raise LakehouseError("; ".join(problems))

@@ -43,7 +43,9 @@ def stack() -> dict[str, Any]:
 
 def _service(stack: dict[str, Any], name: str) -> dict[str, Any]:
     if name not in stack:
-        pytest.fail(f"the local stack has no {name!r} service; run `.venv/bin/featurelake services up`", pytrace=False)
+        pytest.fail(
+            f"the local stack has no {name!r} service; run `.venv/bin/featurelake services up`", pytrace=False
+        )
     return stack[name]
 
 

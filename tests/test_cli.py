@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [sys.executable, "-m", "jobs.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
     )
 

@@ -17,7 +17,11 @@ from featurelake.actor import resolve_actor
 from jobs.settings import Settings, load_settings
 
 output_option = click.option(
-    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="Output format.",
 )
 

@@ -45,9 +45,18 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Settings file (default: $FEATURELAKE_CONFIG, then ./featurelake.yaml, else embedded defaults).")
-@click.option("--actor", default=None, help="Who is acting, recorded in the registry (default: $FEATURELAKE_ACTOR, then the OS user).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings file (default: $FEATURELAKE_CONFIG, then ./featurelake.yaml, else embedded defaults).",
+)
+@click.option(
+    "--actor",
+    default=None,
+    help="Who is acting, recorded in the registry (default: $FEATURELAKE_ACTOR, then the OS user).",
+)
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @click.version_option(package_name="featurelake")
 @click.pass_context

@@ -36,8 +36,9 @@ def resolve_table_name(app: AppContext, name: str) -> str:
         )
     except RegistryError as err:
         raise LakehouseError(
-            f"{name!r} is neither a Delta table under {app.settings.storage_root} nor a feature view "
-            f"of project {app.settings.project!r} ({err}); see `featurelake table list` and `featurelake registry list`"
+            f"table {name!r} does not exist under {app.settings.storage_root}, and it is neither a feature "
+            f"view of project {app.settings.project!r} ({err}); see `featurelake table list` and "
+            "`featurelake registry list`"
         ) from None
     return vv.table_name
 

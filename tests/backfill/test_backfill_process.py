@@ -245,4 +245,4 @@ def test_table_commands_accept_a_feature_view_name(spark, lake, capsys):
         main(["--config", str(lake.config), "table", "describe", "no_such_view_or_table"])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
-    assert "no_such_view_or_table" in err and "neither a Delta table" in err
+    assert "no_such_view_or_table" in err and "does not exist" in err and "neither a feature view" in err

@@ -14,7 +14,9 @@ import pytest
 START = date(2024, 1, 1)
 
 
-def event_rows(n: int, *, days: int = 5, start: date = START, seed: int = 7, id_offset: int = 0) -> list[tuple]:
+def event_rows(
+    n: int, *, days: int = 5, start: date = START, seed: int = 7, id_offset: int = 0
+) -> list[tuple]:
     """Rows (user_id, amount, merchant, event_timestamp, event_date) with microsecond timestamps."""
     rng = random.Random(seed)
     rows = []
@@ -37,7 +39,10 @@ def events_df(spark: Any, rows: list[tuple], *, partitions: int = 2) -> Any:
 
 
 def sorted_rows(df: Any) -> list[tuple]:
-    return sorted(tuple(r) for r in df.select("user_id", "amount", "merchant", "event_timestamp", "event_date").collect())
+    return sorted(
+        tuple(r)
+        for r in df.select("user_id", "amount", "merchant", "event_timestamp", "event_date").collect()
+    )
 
 
 @pytest.fixture

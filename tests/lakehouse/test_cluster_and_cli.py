@@ -21,13 +21,36 @@ BIN = Path(sys.executable).parent
 @pytest.mark.slow
 def test_delta_tour_runs_on_the_standalone_cluster(spark_master, tmp_path):
     root = tmp_path / "lake"
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-           "FEATURELAKE_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "FEATURELAKE_HOME": str(tmp_path / "home"),
+    }
     proc = subprocess.run(
-        [str(BIN / "spark-submit"), "--master", spark_master, "--conf", "spark.driver.host=127.0.0.1",
-         "--conf", "spark.executor.cores=1", "--conf", "spark.cores.max=2", "--conf", "spark.ui.enabled=false",
-         str(REPO / "jobs" / "delta_tour.py"), "--root", str(root), "--rows", "5000"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(BIN / "spark-submit"),
+            "--master",
+            spark_master,
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            "--conf",
+            "spark.executor.cores=1",
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.ui.enabled=false",
+            str(REPO / "jobs" / "delta_tour.py"),
+            "--root",
+            str(root),
+            "--rows",
+            "5000",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"Spark master {spark_master}" in proc.stdout
@@ -49,8 +72,14 @@ def test_table_cli_describe_history_optimize_vacuum(spark, tmp_path):
     env = {**os.environ, "FEATURELAKE_STORAGE_ROOT": str(root), "FEATURELAKE_HOME": str(tmp_path / "home")}
 
     def fl(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "featurelake"), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)
+        return subprocess.run(
+            [str(BIN / "featurelake"), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     out = fl("table", "describe", "cli_t", "--output", "json")
     assert out.returncode == 0, out.stderr

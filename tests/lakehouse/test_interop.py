@@ -33,7 +33,8 @@ def test_deltalake_and_polars_read_our_table(spark, lake):
     frame = pl.read_delta(lake.table_uri("interop"))
     assert frame.schema["event_timestamp"] == pl.Datetime("us", "UTC")
     polars_rows = sorted(
-        tuple(v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in r) for r in frame.select(cols).rows()
+        tuple(v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in r)
+        for r in frame.select(cols).rows()
     )
     assert polars_rows == expected
 
@@ -45,7 +46,9 @@ def _stats_by_partition(uri: str) -> dict[str, dict]:
         for line in f.read_text().splitlines():
             action = json.loads(line)
             if "add" in action:
-                out[json.dumps(action["add"]["partitionValues"], sort_keys=True)] = json.loads(action["add"]["stats"])
+                out[json.dumps(action["add"]["partitionValues"], sort_keys=True)] = json.loads(
+                    action["add"]["stats"]
+                )
     return out
 
 
@@ -71,10 +74,16 @@ def _stats_rows() -> list[tuple]:
                 float("nan") if i == 3 else i / 10,
                 None if i % 4 == 0 else (i - 15) * 1.25,
                 None if i % 9 == 0 else Decimal(i * 7) / 4,
-                ["é" * 40, big, "ab", "\U0010ffff" * 20, None][i % 5] + ("" if i % 5 == 4 else str(i)) if i % 5 != 4 else None,
+                ["é" * 40, big, "ab", "\U0010ffff" * 20, None][i % 5] + ("" if i % 5 == 4 else str(i))
+                if i % 5 != 4
+                else None,
                 date(2020, 1, 1 + i % 28),
-                datetime(2024, 1, 1, 0, 0, i % 60, 500 + i * 997, tzinfo=UTC).replace(tzinfo=None) if i % 6 else None,
-                None if i % 8 == 0 else (i, None if i % 3 == 0 else f"y{i}", None if i % 4 == 1 else (i / 3,)),
+                datetime(2024, 1, 1, 0, 0, i % 60, 500 + i * 997, tzinfo=UTC).replace(tzinfo=None)
+                if i % 6
+                else None,
+                None
+                if i % 8 == 0
+                else (i, None if i % 3 == 0 else f"y{i}", None if i % 4 == 1 else (i / 3,)),
                 [i, i + 1],
                 {"k": i},
                 bytes([i]),
@@ -90,7 +99,9 @@ def test_file_statistics_equal_delta_rs_writer(spark, lake, tmp_path):
     lake.write(df, "stats", partition_by=["event_date"])
     ref_uri = str(tmp_path / "ref")
     arrow = pa.Table.from_batches(df.toArrow().to_batches())
-    arrow = arrow.cast(pa.schema([f.with_type(pa.timestamp("us", "UTC")) if f.name == "ts" else f for f in arrow.schema]))
+    arrow = arrow.cast(
+        pa.schema([f.with_type(pa.timestamp("us", "UTC")) if f.name == "ts" else f for f in arrow.schema])
+    )
     write_deltalake(ref_uri, arrow, partition_by=["event_date"])
     ours, theirs = _stats_by_partition(lake.table_uri("stats")), _stats_by_partition(ref_uri)
     assert set(ours) == set(theirs) and len(ours) == 2
@@ -101,7 +112,9 @@ def test_file_statistics_equal_delta_rs_writer(spark, lake, tmp_path):
 def test_many_columns_get_stats_only_for_the_first_32(spark, lake, tmp_path):
     from pyspark.sql import functions as F
 
-    df = spark.range(50).select(*(F.col("id") * k for k in range(40)), F.lit(date(2024, 1, 1)).alias("event_date"))
+    df = spark.range(50).select(
+        *(F.col("id") * k for k in range(40)), F.lit(date(2024, 1, 1)).alias("event_date")
+    )
     df = df.toDF(*[f"c{k:02d}" for k in range(40)], "event_date").coalesce(1)
     lake.write(df, "wide", partition_by=["event_date"])
     ref_uri = str(tmp_path / "wide_ref")
@@ -132,8 +145,10 @@ def test_zorder_makes_a_single_user_predicate_touch_few_files(spark, lake):
     before = fraction()
     metrics = lake.optimize("zorder", zorder_by=["user_id"], target_size=128 * 1024)
     after = fraction()
-    print(f"files touched by user_id={user}: before {before:.2f}, after Z-order {after:.2f} "
-          f"({metrics['numFilesAdded']} files)")
+    print(
+        f"files touched by user_id={user}: before {before:.2f}, after Z-order {after:.2f} "
+        f"({metrics['numFilesAdded']} files)"
+    )
     assert before > 0.9
     assert metrics["numFilesAdded"] >= 8 and after <= 0.25
     back = lake.read(spark, "zorder")

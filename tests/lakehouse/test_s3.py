@@ -55,7 +55,9 @@ def test_s3_endpoint_down_fails_fast_with_a_clear_error(spark, s3):
             "AWS_REGION": "us-east-1",
         },
     )
-    with pytest.raises(LakehouseError, match=r"cannot open table 'events' under s3://.*endpoint http://127\.0\.0\.1:9"):
+    with pytest.raises(
+        LakehouseError, match=r"cannot open table 'events' under s3://.*endpoint http://127\.0\.0\.1:9"
+    ):
         down.read(spark, "events")
     with pytest.raises(LakehouseError, match=r"check that the storage endpoint is up"):
         down.write(events_df(spark, event_rows(10)), "events", partition_by=["event_date"])
