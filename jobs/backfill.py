@@ -213,6 +213,41 @@ def _drop_table_folder(lakehouse: Lakehouse, name: str) -> None:
         log.warning("could not remove staging table %s: %s", name, err)
 
 
+def staging_table_name(table: str, run_id: str) -> str:
+    """The private staging table of one backfill run of ``table``."""
+    return f"_staging__{table}__{re.sub(r'[^A-Za-z0-9]', '', run_id)[:16] or uuid.uuid4().hex[:16]}"
+
+
+def _sweep_stale_staging(lakehouse: Lakehouse, registry: Any, project: str, view: str, table: str) -> None:
+    """Remove staging folders of ``table`` left by runs that are no longer alive (killed, abandoned).
+
+    A run killed with SIGKILL never reaches its ``finally``; its staging folder is private and
+    never referenced by the feature table, so deleting it loses nothing.
+    """
+    import pyarrow.fs as pafs
+
+    live = {
+        staging_table_name(table, r.run_id)
+        for r in registry.list_runs(project, kind="backfill", status="running", target=view, limit=1000)
+    }
+    prefix = f"_staging__{table}__"
+    try:
+        fs = lakehouse.storage.filesystem()
+        base = lakehouse.storage.table_path("x")[:-2]
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except Exception as err:  # noqa: BLE001 - the sweep is housekeeping; the backfill itself goes on
+        log.warning("could not list staging tables of %s: %s", table, err)
+        return
+    for info in infos:
+        if (
+            info.type == pafs.FileType.Directory
+            and info.base_name.startswith(prefix)
+            and info.base_name not in live
+        ):
+            log.info("removing stale staging table %s (its run is no longer running)", info.base_name)
+            _drop_table_folder(lakehouse, info.base_name)
+
+
 def run_dir(settings: Settings, run_id: str) -> Path:
     """``<home>/runs/<run_id>``: the run's log and validation report."""
     path = Path(settings.home).resolve() / "runs" / run_id
@@ -309,7 +344,8 @@ def run_backfill(
     result = BackfillResult(run_id=run_id, view=vv.name, version=vv.version, table=table, ranges=ranges)
     result.inputs = [{"table": s.table, "version": s.version} for s in snapshots.values()]
     began = time.monotonic()
-    staging = f"_staging__{table}__{re.sub(r'[^A-Za-z0-9]', '', run_id)[:16] or uuid.uuid4().hex[:16]}"
+    staging = staging_table_name(table, run_id)
+    _sweep_stale_staging(lakehouse, registry, project, vv.name, table)
     try:
         with _Heartbeat(registry, run_id, options.lease):
             log.info(

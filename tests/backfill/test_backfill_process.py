@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from jobs.backfill import BackfillOptions, run_backfill
+from jobs.backfill import BackfillOptions, run_backfill, staging_table_name
 from tests.backfill.lakes import Lake, make_lake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,11 +98,14 @@ def test_killed_backfill_leaves_table_unchanged_and_rerun_completes(spark, lake)
     time.sleep(4)  # the lease (3 s) expires without a heartbeat
     killed = lake.registry.list_runs(lake.settings.project, target="user_counts", limit=1)[0]
     assert killed.run_id == run.name and killed.status == "abandoned"
+    stale = Path(lake.settings.storage_root) / staging_table_name(table, killed.run_id)
+    assert stale.is_dir(), "the killed run should have left its private staging folder behind"
 
     done = run_backfill(
         spark, lake.settings, BackfillOptions(view="user_counts", start=wide[0], end=wide[1]), actor="t"
     )
     assert lake.registry.get_run(done.run_id).status == "succeeded"
+    assert not stale.exists(), "the next run sweeps the staging folder of the dead run"
     days = {
         r.event_date for r in lake.lakehouse.read(spark, table, columns=["event_date"]).distinct().collect()
     }
