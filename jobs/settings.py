@@ -4,7 +4,9 @@ Embedded defaults need no file at all: Delta tables under ``.featurelake/data``,
 registry at ``.featurelake/registry.db``, Spark ``local[*]``. Secrets are never written in the
 file: it names the environment variables that hold them (``*_env`` keys).
 
-Precedence (highest first): environment variables, the settings file, the defaults.
+Precedence (highest first): environment variables, the settings file, the defaults. With no
+Redis configured, ``online.nodes`` defaults to the local stack's Redis cluster when
+``featurelake services up`` (or ``featurelake demo run``) recorded one under ``home``.
 
 Environment variables:
     FEATURELAKE_CONFIG        path of the settings file (default: ./featurelake.yaml if present)
@@ -20,6 +22,7 @@ Environment variables:
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -267,7 +270,7 @@ def load_settings(path: str | Path | None = None, *, environ: dict[str, str] | N
             raise ConfigError(
                 f"settings file {str(file)!r} does not exist; check --config / FEATURELAKE_CONFIG"
             )
-        return load_settings_from_dict({}, where="defaults", environ=env)
+        return with_local_stack_defaults(load_settings_from_dict({}, where="defaults", environ=env))
     try:
         data = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as err:
@@ -277,7 +280,27 @@ def load_settings(path: str | Path | None = None, *, environ: dict[str, str] | N
             f"{file} is not valid YAML{at}: {getattr(err, 'problem', err)}; fix the syntax"
         ) from None
     settings = load_settings_from_dict(data, where=str(file), environ=env)
-    return settings.model_copy(update={"source_file": file})
+    return with_local_stack_defaults(settings.model_copy(update={"source_file": file}))
+
+
+def with_local_stack_defaults(settings: Settings) -> Settings:
+    """Fill ``online.nodes`` from the local stack when none are configured and its Redis runs.
+
+    ``featurelake services up`` (and ``featurelake demo run``) record the stack's addresses in
+    ``<home>/stack/stack.json``; with no Redis configured, commands then use that cluster, the
+    same way the embedded defaults use a local folder and SQLite.
+    """
+    if settings.online.nodes:
+        return settings
+    state = Path(settings.home) / "stack" / "stack.json"
+    try:
+        nodes = json.loads(state.read_text())["redis"]["nodes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return settings
+    if not isinstance(nodes, list) or not nodes:
+        return settings
+    online = settings.online.model_copy(update={"nodes": [str(n) for n in nodes]})
+    return settings.model_copy(update={"online": online})
 
 
 OutputFormat = Literal["text", "json"]

@@ -113,3 +113,18 @@ def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> 
     cfg.write_text("online:\n  nodes: ['junk']\n")
     with pytest.raises(ConfigError, match=rf"'online\.nodes' in {re.escape(str(cfg))}: "):
         load_settings(cfg, environ={})
+
+
+def test_online_nodes_default_to_the_running_local_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).online.nodes == []  # no stack state: nothing invented
+    state = tmp_path / ".featurelake" / "stack" / "stack.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"redis": {"nodes": ["127.0.0.1:7101", "127.0.0.1:7102"]}}')
+    assert load_settings(environ={}).online.nodes == ["127.0.0.1:7101", "127.0.0.1:7102"]
+    explicit = load_settings(environ={"FEATURELAKE_ONLINE_NODES": "10.1.1.1:7000"})
+    assert explicit.online.nodes == ["10.1.1.1:7000"]  # configured nodes always win
+    state.write_text('{"postgres": {"url": "x"}}')  # stack without redis
+    assert load_settings(environ={}).online.nodes == []
