@@ -208,3 +208,15 @@ def test_archived_view_version_refuses(spark, lake):
     with pytest.raises(RegistryError, match="archived"):
         run_backfill(spark, lake.settings, _opts("user_counts_archived"), actor="t")
     assert not lake.lakehouse.exists("user_counts_archived__v1")
+
+
+def test_target_file_size_reaches_the_zorder_step(spark, lake):
+    table = "user_counts__v1"
+    run_backfill(spark, lake.settings, _opts("user_counts", target_file_mb=1), actor="t")
+    optimize = next(h for h in lake.lakehouse.history(table) if h.get("operation") == "OPTIMIZE")
+    assert str(optimize["operationParameters"]["targetSize"]) == str(1024 * 1024)
+
+
+def test_target_file_size_below_one_mb_is_refused(spark, lake):
+    with pytest.raises(DefinitionError, match="--target-file-mb 0 must be at least 1"):
+        run_backfill(spark, lake.settings, _opts("user_counts", target_file_mb=0), actor="t")
