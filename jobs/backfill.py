@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import threading
 import time
 import uuid
@@ -746,22 +745,18 @@ def _master(settings: Settings) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1)."""
-    from rich.console import Console
-    from rich.text import Text
+    """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1).
 
-    try:
-        submit_main.main(args=argv, prog_name="backfill.py", standalone_mode=False)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except FeatureStoreError as err:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            Text("Error: ", style="red") + Text(str(err))
-        )
-        sys.exit(2 if isinstance(err, ValidationFailedError) else 1)
+    A failed expectation exits 2, so schedulers can tell bad data from a broken job.
+    """
+    from jobs.cli.main import run_click_entrypoint
+
+    run_click_entrypoint(
+        submit_main,
+        argv,
+        prog_name="backfill.py",
+        exit_code_for=lambda err: 2 if isinstance(err, ValidationFailedError) else 1,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=cwd,
         timeout=120,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
@@ -55,3 +56,13 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     out = run_cli("--debug", "--config", str(cfg), "table", "describe", "anything")
     assert out.returncode == 1
     assert "Traceback" in out.stderr
+
+
+def test_error_text_with_brackets_prints_verbatim(tmp_path: Path) -> None:
+    """Messages quote user values; rich markup in them must neither vanish nor crash the handler."""
+    cfg = tmp_path / "featurelake.yaml"
+    cfg.write_text('project: p\n"[/oops] [bold]k[/bold]": 1\n')
+    out = run_cli("--config", str(cfg), "table", "list")
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "[/oops] [bold]k[/bold]" in out.stderr

@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+from collections.abc import Callable
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from featurelake.errors import FeatureStoreError
 from jobs.cli.context import AppContext
@@ -65,13 +67,34 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None, debug: b
     ctx.obj = AppContext(config_path=config_path, actor_option=actor, debug=debug)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI with one error handler (a red line and exit 1)."""
+def _red_line(message: str) -> None:
+    # Text, not markup: messages quote user values ("[x]", SQL, paths) that must print verbatim.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text("Error: ", style="red") + Text(message))
+
+
+def run_click_entrypoint(
+    command: click.Command,
+    argv: list[str] | None,
+    *,
+    prog_name: str,
+    exit_code_for: Callable[[FeatureStoreError], int] = lambda err: 1,
+) -> None:
+    """Run a click command with the one error handler: a red line and a non-zero exit.
+
+    Used by the ``featurelake`` CLI and by the spark-submit entry points (``jobs/*.py``), so a
+    job prints its errors the same way wherever it runs. ``--debug`` in ``argv`` adds the traceback.
+
+    Args:
+        command: the click command or group.
+        argv: the arguments (default ``sys.argv[1:]``).
+        prog_name: the program name shown in usage lines.
+        exit_code_for: the exit code for a FeatureStoreError (default 1).
+    """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="featurelake", standalone_mode=False)
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
-        Console(stderr=True).print("[red]Aborted.[/red]")
+        _red_line("aborted")
         sys.exit(1)
     except click.ClickException as err:
         err.show()
@@ -81,16 +104,19 @@ def main(argv: list[str] | None = None) -> None:
     except FeatureStoreError as err:
         if debug:
             traceback.print_exc()
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]Error:[/red] {err}", markup=True)
-        sys.exit(1)
+        _red_line(str(err))
+        sys.exit(exit_code_for(err))
     except Exception as err:  # noqa: BLE001 - the one handler for unexpected errors
         if debug:
             traceback.print_exc()
         else:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[red]Error:[/red] {type(err).__name__}: {err} (run with --debug for the traceback)"
-            )
+            _red_line(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
         sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``featurelake``."""
+    run_click_entrypoint(cli, argv, prog_name="featurelake")
 
 
 if __name__ == "__main__":
