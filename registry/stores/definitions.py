@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 from featurelake.errors import DefinitionError
 from registry.models import DataSourceRow, EntityRow, FeatureServiceRow, FeatureViewRow
 from registry.stores import audit, services, views
-from registry.stores.projects import find_project_id, now, project_id
+from registry.stores.projects import find_project_id, lock_project, now, project_id
 from registry.types import Change, Definitions, Plan, Status
 from registry.versioning import (
     canonical_entity,
@@ -275,6 +275,7 @@ def apply(
     Raises:
         DefinitionError: the definitions have problems (nothing is written).
     """
+    lock_project(conn, project)  # the plan below stays true until this transaction commits
     result = plan(conn, project, defs)
     at = now()
     pid = project_id(conn, project, create=True)

@@ -14,7 +14,7 @@ from registry.models import (
     ServiceFeatureRow,
 )
 from registry.stores import audit, services, views
-from registry.stores.projects import now
+from registry.stores.projects import lock_project, now
 from registry.types import ALLOWED_TRANSITIONS, STATUSES, Purpose, Status, ViewVersion
 
 ObjectType = Literal["view", "service"]
@@ -95,6 +95,7 @@ def set_status(
     """
     if not reason or not reason.strip():
         raise RegistryError(f"a status change of {name!r} needs a reason; pass --reason '...'")
+    lock_project(conn, project)  # the dependents check holds against a concurrent apply
     kind = resolve_object_type(conn, project, name, object_type)
     at = now()
     if kind == "view":

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
 from featurelake.errors import RegistryError
 from registry.models import ProjectRow
@@ -69,6 +69,24 @@ def project_id(conn: Connection, project: str, *, create: bool = False) -> int:
     return conn.execute(
         insert(ProjectRow).values(name=project, created_at=now()).returning(ProjectRow.id)
     ).scalar_one()
+
+
+def lock_project(conn: Connection, project: str) -> None:
+    """Serialize writers of ``project`` until the caller's transaction ends.
+
+    PostgreSQL runs at READ COMMITTED, where each statement sees what other transactions
+    committed since the last one: an apply that planned before a concurrent apply committed
+    would write nothing (its later reads see the other's rows) yet report its stale plan.
+    A transaction-scoped advisory lock on the project name makes plan-then-write atomic per
+    project; readers never take it. SQLite needs nothing: a write transaction there is
+    ``BEGIN IMMEDIATE``, which already excludes other writers.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(
+        hashlib.blake2b(f"featurelake:{project}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def find_project_id(conn: Connection, project: str) -> int | None:

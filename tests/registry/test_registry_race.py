@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from race_worker import definitions
 
 from registry import Registry
+from registry.database import write_transaction
+from registry.stores import definitions as definitions_store
 from registry.stores.projects import stable_hash
 from registry.versioning import canonical_view
 
@@ -100,3 +103,45 @@ class TestPostgresRace(RaceContract):
     @pytest.fixture
     def reg(self, pg_registry: Registry) -> Registry:
         return pg_registry
+
+
+@pytest.mark.postgres
+def test_apply_that_planned_before_a_concurrent_commit_reports_what_it_did(
+    pg_registry: Registry, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """READ COMMITTED interleaving: B plans while A's apply is uncommitted, A commits, B writes.
+
+    Without serializing applies per project, B's plan says "added" but its writes find A's
+    rows and do nothing: B would report a change it did not make.
+    """
+    defs = definitions(0)
+    a_committed = threading.Event()
+    original_plan = definitions_store.plan
+
+    def plan_then_wait(conn, project_name, d):  # type: ignore[no-untyped-def]
+        result = original_plan(conn, project_name, d)
+        if threading.current_thread().name == "apply-b":
+            assert a_committed.wait(30)
+        return result
+
+    outcome: dict = {}
+    with write_transaction(pg_registry._engine) as conn_a:
+        plan_a = definitions_store.apply(conn_a, project, defs, actor="a")
+        monkeypatch.setattr(definitions_store, "plan", plan_then_wait)
+
+        def run_b() -> None:
+            try:
+                outcome["plan"] = pg_registry.apply_definitions(project, defs, actor="b")
+            except BaseException as err:  # noqa: BLE001 - asserted below
+                outcome["error"] = err
+
+        b = threading.Thread(target=run_b, name="apply-b")
+        b.start()
+        time.sleep(0.5)  # let B plan (or block) while A is uncommitted
+    a_committed.set()
+    b.join(60)
+    assert not b.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    assert [c.kind for c in plan_a.changes if c.object_type == "view"] == ["added"]
+    assert {c.kind for c in outcome["plan"].changes} == {"unchanged"}
+    assert [v.version for v in pg_registry.list_view_versions(project, "race_view")] == ["1.0"]
