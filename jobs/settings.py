@@ -107,6 +107,9 @@ class OnlineSettings(_Strict):
     ssl: bool = False
     password_env: str | None = None
     key_ttl_seconds: int | None = Field(default=None, gt=0)
+    # Replicas of each master that must confirm a materialization round (Redis WAIT); 0 trusts
+    # the master alone and can lose its last writes if it dies before replicating them.
+    replica_acks: int = Field(default=1, ge=0)
 
     @field_validator("nodes")
     @classmethod

@@ -39,6 +39,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from featurelake.errors import ConfigError, ServiceUnavailableError
 
 SLOTS = 16384
+WAIT_TIMEOUT_MS = 1000  # how long a master waits for its replicas to confirm a pipeline
 _RETRYABLE = (BusyLoadingError, ClusterDownError, MasterDownError, TryAgainError, ReadOnlyError)
 _NET_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _ASKING = b"*1\r\n$6\r\nASKING\r\n"
@@ -85,6 +86,11 @@ class _Pending:
 @dataclass
 class _State:
     slots: list[str] = field(default_factory=list)  # slot -> "host:port" of its master
+    replicas: dict[str, int] | None = None  # master -> replicas online (ROLE), read when first needed
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def parse_nodes(nodes: Sequence[str]) -> list[tuple[str, int]]:
@@ -214,6 +220,56 @@ class ClusterClient:
             "start it (`featurelake services up`) or fix online.nodes"
         )
 
+    def _replicas_online(self) -> dict[str, int]:
+        """How many healthy replicas each master streams to right now.
+
+        A replica counts when its master lists it in ``ROLE`` (replication link online) and the
+        cluster does not flag it ``fail``/``fail?`` in ``CLUSTER NODES`` (a hung replica stops
+        being waited for once the cluster notices, after cluster-node-timeout). CLUSTER SLOTS
+        is not used: it omits a replica until it has acknowledged a replication offset, which
+        on a quiet new cluster is never. A master that does not answer counts 0 (its writes
+        fail and refresh the topology anyway).
+        """
+        state = self._state
+        if state.replicas is not None:
+            return state.replicas
+        masters = list(dict.fromkeys(state.slots))
+        failed: set[str] = set()
+        for node in masters:
+            conn = self._conn(node)
+            try:
+                conn.send_command("CLUSTER", "NODES")
+                text = conn.read_response()
+            except _NET_ERRORS:
+                conn.disconnect()
+                continue
+            except ResponseError:
+                continue
+            for line in (text.decode() if isinstance(text, bytes) else text).splitlines():
+                parts = line.split()
+                if len(parts) > 2 and "fail" in parts[2]:
+                    failed.add(parts[1].split("@")[0])
+            break
+        counts: dict[str, int] = {}
+        for node in masters:
+            conn = self._conn(node)
+            try:
+                conn.send_command("ROLE")
+                reply = conn.read_response()
+            except _NET_ERRORS:
+                conn.disconnect()
+                counts[node] = 0
+                continue
+            except ResponseError:
+                counts[node] = 0
+                continue
+            listed = reply[2] if reply and reply[0] in (b"master", "master") else []
+            counts[node] = sum(
+                1 for r in listed if f"{_text(r[0]) or node.rpartition(':')[0]}:{int(r[1])}" not in failed
+            )
+        state.replicas = counts
+        return counts
+
     def masters(self) -> list[str]:
         """The current masters (``host:port``), refreshing the slot map if needed."""
         if not self._state.slots:
@@ -227,13 +283,20 @@ class ClusterClient:
         return self._state.slots[key_slot(key)]
 
     # ------------------------------------------------------------------ execution
-    def execute(self, commands: Sequence[Command]) -> list[Any]:
+    def execute(self, commands: Sequence[Command], *, replica_acks: int = 0) -> list[Any]:
         """Run ``commands`` with one pipelined round trip per master; retry what failed.
 
         Each master's pipeline is sent before any reply is read. Commands that fail with a
         connection error, MOVED/ASK, CLUSTERDOWN, TRYAGAIN, LOADING or READONLY are retried
         with exponential backoff and a refreshed slot map; NOSCRIPT loads the script on that
         node and retries. Other error replies are returned in place, as exceptions.
+
+        With ``replica_acks`` > 0 (for idempotent writes), each master's pipeline ends in
+        ``WAIT`` for that many of its replicas (at most as many as it has). Redis replicates
+        asynchronously: a write a master acknowledged but had not yet sent to its replica is
+        lost when that master dies and the replica is promoted. So a node's whole pipeline is
+        only done once its replicas confirm it; if the master dies first, or fewer replicas
+        confirm within the wait, the whole pipeline is sent again (to the promoted replica).
 
         Returns:
             One reply per command, in order.
@@ -257,7 +320,7 @@ class ClusterClient:
                 except ServiceUnavailableError as err:
                     last_error = str(err)
             if topology_ok:
-                retry, need_refresh, last = self._round(pending, results)
+                retry, need_refresh, last = self._round(pending, results, replica_acks)
                 last_error = last or last_error
                 if not retry:
                     break
@@ -274,24 +337,33 @@ class ClusterClient:
     ) -> list[_Pending]:
         elapsed = time.monotonic() - start
         if attempt + 1 >= self.retry.max_attempts or elapsed + delay > self.retry.deadline_seconds:
+            if "replica" in last_error:
+                fix = (
+                    "check that each master's replicas are up and replicating (`redis-cli -p PORT role`), or set "
+                    "online.replica_acks: 0 to stop waiting for them"
+                )
+            else:
+                fix = "check that every hash slot has a live master (`redis-cli -p PORT cluster info`) or fix online.nodes"
             raise ServiceUnavailableError(
                 f"Redis cluster at {','.join(self._seeds)}: {len(retry)} command(s) still failing after "
-                f"{attempt + 1} attempts in {elapsed:.1f}s (last error: {last_error}); check that every hash "
-                "slot has a live master (`redis-cli -p PORT cluster info`) or fix online.nodes"
+                f"{attempt + 1} attempts in {elapsed:.1f}s (last error: {last_error}); {fix}"
             )
         time.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
         return retry
 
-    def _round(self, pending: list[_Pending], results: list[Any]) -> tuple[list[_Pending], bool, str]:
+    def _round(
+        self, pending: list[_Pending], results: list[Any], replica_acks: int = 0
+    ) -> tuple[list[_Pending], bool, str]:
         by_node: dict[str, list[_Pending]] = {}
         slots = self._state.slots
+        replicas = self._replicas_online() if replica_acks else {}
         for p in pending:
             node = p.node or slots[key_slot(p.command.key)]
             by_node.setdefault(node, []).append(p)
         retry: list[_Pending] = []
         need_refresh = False
         last_error = ""
-        sent: list[tuple[str, Connection, list[_Pending]]] = []
+        sent: list[tuple[str, Connection, list[_Pending], int]] = []
         for node, items in by_node.items():
             conn = self._conn(node)
             chunks: list[bytes] = []
@@ -302,16 +374,20 @@ class ClusterClient:
                     chunks.append(p.command.packed)
                 else:
                     chunks.extend(conn.pack_command(*p.command.args))
+            acks = min(replica_acks, replicas.get(node, 0))
+            if acks:
+                chunks.extend(conn.pack_command("WAIT", acks, WAIT_TIMEOUT_MS))
             try:
                 conn.send_packed_command([b"".join(chunks)])
-                sent.append((node, conn, items))
+                sent.append((node, conn, items, acks))
             except _NET_ERRORS as err:
                 conn.disconnect()
                 retry.extend(_Pending(p.index, p.command) for p in items)
                 need_refresh = True
                 last_error = f"{node}: {err}"
         to_load: set[tuple[str, str]] = set()
-        for node, conn, items in sent:
+        for node, conn, items, acks in sent:
+            node_retry_from = len(retry)
             failed_at: int | None = None
             for pos, p in enumerate(items):
                 try:
@@ -344,6 +420,27 @@ class ClusterClient:
                     break
             if failed_at is not None:
                 retry.extend(_Pending(p.index, p.command) for p in items[failed_at:])
+            if acks and failed_at is None:
+                try:
+                    confirmed = int(conn.read_response())
+                except _NET_ERRORS as err:
+                    conn.disconnect()
+                    confirmed = -1
+                    last_error = f"{node}: {err} while waiting for replicas"
+                except ResponseError as err:
+                    confirmed = -1
+                    last_error = f"{node}: WAIT {err}"
+                if confirmed < acks:
+                    if confirmed >= 0:
+                        last_error = (
+                            f"{node}: {confirmed} of {acks} replica(s) confirmed within {WAIT_TIMEOUT_MS} ms"
+                        )
+                    failed_at = 0
+            if acks and failed_at is not None:
+                # Replies already read are not durable yet: send this node's whole pipeline again.
+                del retry[node_retry_from:]
+                retry.extend(_Pending(p.index, p.command) for p in items)
+                need_refresh = True
         for node, script in to_load:  # after every reply is read: the connections are idle again
             self._load_script(node, script)
         return retry, need_refresh, last_error

@@ -32,6 +32,8 @@ class RedisTarget:
         ssl: use TLS.
         key_ttl_seconds: EXPIRE written keys after this many seconds (None: never).
         batch_size: rows per pipelined round.
+        replica_acks: replicas of each master that must confirm a round before it counts
+            (Redis ``WAIT``; see :class:`OnlineWriter`). 0 trusts the master alone.
         retry: how long a task keeps retrying through a failover before failing.
     """
 
@@ -41,6 +43,7 @@ class RedisTarget:
     ssl: bool = False
     key_ttl_seconds: int | None = None
     batch_size: int = 4000
+    replica_acks: int = 1
     retry: RetryPolicy = RetryPolicy(
         max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90
     )
@@ -75,6 +78,7 @@ def _writer_task(view: OnlineView, target: RedisTarget, timestamp_column: str):
             view=view,
             key_ttl_seconds=target.key_ttl_seconds,
             batch_size=target.batch_size,
+            replica_acks=target.replica_acks,
         )
         stats = WriteStats()
         try:

@@ -83,6 +83,9 @@ class OnlineWriter:
         view: the view's online layout.
         key_ttl_seconds: EXPIRE every written key after this many seconds (None: never).
         batch_size: rows per pipelined round (per batch, one round trip per master).
+        replica_acks: a round is done only when this many replicas of each master confirmed
+            it (Redis ``WAIT``), so a master dying right after acknowledging loses nothing;
+            0 trusts the master's acknowledgement alone.
     """
 
     def __init__(
@@ -93,12 +96,14 @@ class OnlineWriter:
         view: OnlineView,
         key_ttl_seconds: int | None = None,
         batch_size: int = 2000,
+        replica_acks: int = 1,
     ):
         self.client = client
         self.project = project.encode("utf8")
         self.view = view
         self.ttl_arg = str(int(key_ttl_seconds or 0)).encode()
         self.batch_size = batch_size
+        self.replica_acks = replica_acks
         self._ts_field = view.ts_field
         self._fields = [view.field(f) for f in view.feature_names]
         self._encoders = [value_encoder(kind) for _, kind in view.features]
@@ -171,7 +176,7 @@ class OnlineWriter:
         return stats
 
     def _flush(self, batch: list[Command]) -> WriteStats:
-        replies = self.client.execute(batch)
+        replies = self.client.execute(batch, replica_acks=self.replica_acks)
         stats = WriteStats()
         for cmd, reply in zip(batch, replies, strict=True):
             if isinstance(reply, Exception):

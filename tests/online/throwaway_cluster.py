@@ -137,6 +137,18 @@ class ThrowawayCluster:
                 return int(master[1])
         raise LookupError(slot)
 
+    def replica_of(self, master: int) -> int:
+        """The port of ``master``'s (first) replica."""
+        info = redis.Redis(port=master, socket_timeout=0.5).info("replication")
+        return int(info["slave0"]["port"])
+
+    def pause(self, port: int) -> None:
+        """Freeze a node (SIGSTOP): it neither answers nor acknowledges replication."""
+        self.procs[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.procs[port].send_signal(signal.SIGCONT)
+
     def kill(self, port: int) -> None:
         proc = self.procs[port]
         proc.send_signal(signal.SIGKILL)
@@ -145,6 +157,7 @@ class ThrowawayCluster:
     def stop(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
         self.procs.clear()
