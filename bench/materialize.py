@@ -85,12 +85,14 @@ def make_table(path: Path, rows: int) -> None:
 
 
 # --------------------------------------------------------------------------- systems
-def run_ours(spark, path: Path, nodes: list[str], project: str, tasks: int) -> float:
+def run_ours(spark, path: Path, nodes: list[str], project: str, tasks: int, replica_acks: int = 1) -> float:
     from lakehouse.online.spark_writer import RedisTarget, write_online
 
     df = spark.read.parquet(str(path))
     t = time.perf_counter()
-    stats = write_online(df, view=VIEW, target=RedisTarget(tuple(nodes), project), partitions=tasks)
+    stats = write_online(
+        df, view=VIEW, target=RedisTarget(tuple(nodes), project, replica_acks=replica_acks), partitions=tasks
+    )
     elapsed = time.perf_counter() - t
     assert stats.written == df.count(), stats
     return elapsed
@@ -220,6 +222,9 @@ def cleanup(nodes: list[str], project: str, rows: int) -> None:
         client.execute([Command(k, ("DEL", k)) for k in keys])
 
 
+OURS = "featurelake (replica_acks=1, default)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -231,7 +236,7 @@ def main() -> None:
     nodes = stack_nodes()
     tmp = Path(tempfile.mkdtemp(prefix="fl-bench-mat-"))
     tag = uuid.uuid4().hex[:6]
-    projects = {k: f"bench_{k}_{tag}" for k in ("ours", "feast_local", "feast_spark", "raw")}
+    projects = {k: f"bench_{k}_{tag}" for k in ("ours", "ours_noack", "feast_local", "feast_spark", "raw")}
     results: dict[str, float] = {}
     try:
         path = tmp / "feature_table"
@@ -245,10 +250,13 @@ def main() -> None:
         )
         run_ours(spark, path, nodes, f"warm_{tag}", args.tasks)  # JIT the Python workers and the JVM once
         cleanup(nodes, f"warm_{tag}", args.rows)
-        results["featurelake (Spark, newer-wins Lua)"] = run_ours(
-            spark, path, nodes, projects["ours"], args.tasks
-        )
+        results[OURS] = run_ours(spark, path, nodes, projects["ours"], args.tasks)
         check(nodes, projects["ours"], path)
+        # The same job without waiting for replicas (online.replica_acks: 0): what durability costs.
+        results["featurelake, replica_acks=0"] = run_ours(
+            spark, path, nodes, projects["ours_noack"], args.tasks, replica_acks=0
+        )
+        check(nodes, projects["ours_noack"], path)
         results["raw pipelined HSET loop (ceiling)"] = run_raw(path, nodes, projects["raw"], args.tasks)
         check(nodes, projects["raw"], path)
         if not args.skip_feast_local:
@@ -262,7 +270,7 @@ def main() -> None:
             cleanup(nodes, p, args.rows)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ours = results["featurelake (Spark, newer-wins Lua)"]
+    ours = results[OURS]
     raw = results["raw pipelined HSET loop (ceiling)"]
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
