@@ -715,12 +715,15 @@ def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
     """spark-submit entry point: compute a feature view for a range of days."""
     from featurelake.actor import resolve_actor
     from jobs.settings import load_settings
+    from jobs.wiring import submit_master
     from lakehouse.spark import build_spark_session
 
     settings = load_settings(config_path)
     options = options_from_cli(**cli)
     spark = build_spark_session(
-        app_name=f"featurelake-backfill-{options.view}", master=_master(settings), conf=settings.spark.conf
+        app_name=f"featurelake-backfill-{options.view}",
+        master=submit_master(settings),
+        conf=settings.spark.conf,
     )
     try:
         result = run_with_progress(spark, settings, options, actor=resolve_actor(actor))
@@ -728,20 +731,6 @@ def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
         spark.stop()
     for line in summary_lines(result):
         click.echo(line)
-
-
-def _master(settings: Settings) -> str | None:
-    """Under spark-submit its master wins (``--master``, else spark-submit's default ``local[*]``);
-    run as a plain script, the settings' ``spark.master``."""
-    import os
-
-    from pyspark import SparkConf, SparkContext
-
-    if "PYSPARK_GATEWAY_PORT" in os.environ:  # launched by spark-submit: its JVM holds the conf
-        SparkContext._ensure_initialized()
-        if SparkConf().contains("spark.master"):
-            return None
-    return settings.spark.master
 
 
 def main(argv: list[str] | None = None) -> None:

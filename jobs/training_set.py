@@ -15,12 +15,12 @@ count and checksum with the registered ones.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from featurelake.errors import FeatureStoreError, LakehouseError, RegistryError
+import click
+
+from featurelake.errors import LakehouseError, RegistryError
 from lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
 from lakehouse.training import Checksum, checksum
 
@@ -252,66 +252,80 @@ def training_set_table(
     return registry.get_training_set(project, name, version)
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="training_set.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--service", required=True, help="feature service NAME:VERSION, e.g. fraud_detection:v2"
-    )
-    parser.add_argument(
-        "--entities", required=True, help="entity rows: a Delta table name, a Delta folder or parquet path"
-    )
-    parser.add_argument("--name", required=True, help="training set name")
-    parser.add_argument("--mode", choices=["event_time", "as_known_at"], default="event_time")
-    parser.add_argument("--timestamp-column", default=EVENT_TS)
-    parser.add_argument(
-        "--config", default=None, help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)"
-    )
-    parser.add_argument("--actor", default=None)
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """spark-submit entrypoint; prints the registered version, exit 1 with one line on errors."""
+@click.command(name="training_set.py", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--service", required=True, help="Feature service NAME:VERSION, e.g. fraud_detection:v2.")
+@click.option(
+    "--entities", required=True, help="Entity rows: a Delta table name, a Delta folder or a parquet path."
+)
+@click.option("--name", required=True, help="Training set name.")
+@click.option(
+    "--mode",
+    type=click.Choice(["event_time", "as_known_at"]),
+    default="event_time",
+    show_default=True,
+    help="as_known_at also requires created_timestamp <= the entity timestamp (no backfill leakage).",
+)
+@click.option(
+    "--timestamp-column", default=EVENT_TS, show_default=True, help="The entity rows' timestamp column."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml).",
+)
+@click.option("--actor", default=None, help="Who runs it (default: $FEATURELAKE_ACTOR, then the OS user).")
+def submit_main(
+    service: str,
+    entities: str,
+    name: str,
+    mode: PitMode,
+    timestamp_column: str,
+    config_path: str | None,
+    actor: str | None,
+) -> None:
+    """spark-submit entry point: build a point-in-time training set and register it."""
     from featurelake.actor import resolve_actor
     from jobs.settings import load_settings
-    from jobs.wiring import lakehouse_from_settings
+    from jobs.wiring import lakehouse_from_settings, submit_master
     from lakehouse.spark import build_spark_session
     from registry import open_registry
 
-    args = _parse_args(argv)
+    settings = load_settings(config_path)
+    spark = build_spark_session(
+        app_name=f"featurelake-training-set-{name}", master=submit_master(settings), conf=settings.spark.conf
+    )
     try:
-        settings = load_settings(args.config)
-        # spark-submit's --master wins: pass none so the builder keeps it.
-        spark = build_spark_session(
-            app_name=f"featurelake-training-set-{args.name}", conf=settings.spark.conf
-        )
-        lakehouse = lakehouse_from_settings(settings)
         created = create_training_set(
             spark=spark,
-            lakehouse=lakehouse,
+            lakehouse=lakehouse_from_settings(settings),
             registry=open_registry(settings.registry_url),
             project=settings.project,
-            name=args.name,
-            service=args.service,
-            entities=args.entities,
-            actor=resolve_actor(args.actor),
-            mode=args.mode,
-            timestamp_column=args.timestamp_column,
+            name=name,
+            service=service,
+            entities=entities,
+            actor=resolve_actor(actor),
+            mode=mode,
+            timestamp_column=timestamp_column,
         )
-    except FeatureStoreError as err:
-        print(f"Error: {err}", file=sys.stderr)
-        return 1
-    print(
+    finally:
+        spark.stop()
+    click.echo(
         f"training set {created.name} v{created.version}: {created.rows} rows, table {created.table}@"
         f"{created.delta_version}, checksum {created.checksum}"
     )
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> None:
+    """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1)."""
+    from jobs.cli.main import run_click_entrypoint
+
+    run_click_entrypoint(submit_main, argv, prog_name="training_set.py")
 
 
 __all__ = ["Checksum", "CreatedTrainingSet", "Reproduction", "create_training_set", "reproduce_training_set"]
+
+
+if __name__ == "__main__":
+    main()

@@ -19,3 +19,20 @@ def lakehouse_from_settings(settings: Settings) -> Lakehouse:
     from lakehouse import Lakehouse
 
     return Lakehouse(settings.storage_root, settings.storage.storage_options())
+
+
+def submit_master(settings: Settings) -> str | None:
+    """The Spark master a spark-submit entry point should ask for.
+
+    Under spark-submit its master wins (``--master``, else spark-submit's default ``local[*]``),
+    so None is returned; run as a plain script, the settings' ``spark.master``.
+    """
+    import os
+
+    from pyspark import SparkConf, SparkContext
+
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # launched by spark-submit: its JVM holds the conf
+        SparkContext._ensure_initialized()
+        if SparkConf().contains("spark.master"):
+            return None
+    return settings.spark.master
