@@ -227,8 +227,8 @@ class ClusterClient:
         cluster does not flag it ``fail``/``fail?`` in ``CLUSTER NODES`` (a hung replica stops
         being waited for once the cluster notices, after cluster-node-timeout). CLUSTER SLOTS
         is not used: it omits a replica until it has acknowledged a replication offset, which
-        on a quiet new cluster is never. A master that does not answer counts 0 (its writes
-        fail and refresh the topology anyway).
+        on a quiet new cluster is never. A master that does not answer, or refuses ``ROLE``,
+        counts 0 (its writes fail and refresh the topology anyway).
         """
         state = self._state
         if state.replicas is not None:
@@ -245,7 +245,7 @@ class ClusterClient:
                 continue
             except ResponseError:
                 continue
-            for line in (text.decode() if isinstance(text, bytes) else text).splitlines():
+            for line in _text(text).splitlines():
                 parts = line.split()
                 if len(parts) > 2 and "fail" in parts[2]:
                     failed.add(parts[1].split("@")[0])
@@ -337,7 +337,7 @@ class ClusterClient:
     ) -> list[_Pending]:
         elapsed = time.monotonic() - start
         if attempt + 1 >= self.retry.max_attempts or elapsed + delay > self.retry.deadline_seconds:
-            if "replica" in last_error:
+            if "confirmed within" in last_error:
                 fix = (
                     "check that each master's replicas are up and replicating (`redis-cli -p PORT role`), or set "
                     "online.replica_acks: 0 to stop waiting for them"
@@ -386,6 +386,7 @@ class ClusterClient:
                 need_refresh = True
                 last_error = f"{node}: {err}"
         to_load: set[tuple[str, str]] = set()
+        wait_refused = ""
         for node, conn, items, acks in sent:
             node_retry_from = len(retry)
             failed_at: int | None = None
@@ -428,8 +429,8 @@ class ClusterClient:
                     confirmed = -1
                     last_error = f"{node}: {err} while waiting for replicas"
                 except ResponseError as err:
-                    confirmed = -1
-                    last_error = f"{node}: WAIT {err}"
+                    wait_refused = f"{node}: {err}"
+                    continue
                 if confirmed < acks:
                     if confirmed >= 0:
                         last_error = (
@@ -441,6 +442,11 @@ class ClusterClient:
                 del retry[node_retry_from:]
                 retry.extend(_Pending(p.index, p.command) for p in items)
                 need_refresh = True
+        if wait_refused:  # every reply is read: the connections are idle, the writes were applied
+            raise ConfigError(
+                f"the Redis cluster refused WAIT ({wait_refused}), so writes cannot wait for replicas; "
+                "set online.replica_acks: 0"
+            )
         for node, script in to_load:  # after every reply is read: the connections are idle again
             self._load_script(node, script)
         return retry, need_refresh, last_error
