@@ -2,13 +2,24 @@
 
     spark-submit jobs/materialize.py --view NAME (--start TS --end TS | --incremental)
 
-The job asks the registry which version of the view to serve (archived views refuse), reads
-that version's Delta table at a pinned Delta version, partition-pruned to the window, keeps
-the latest row per entity with ``start <= event_timestamp < end`` (ties: latest
-``created_timestamp``) and writes it from the executors into the cluster, newer-wins. The run
-is recorded in the registry (Delta version read, entities written, skipped-as-older), and a
-successful run advances the view's ``materialize`` watermark to ``end``; ``--incremental``
-starts from it (or from the beginning of the table on the first run).
+The job asks the registry which version of the view to serve (archived views refuse), pins
+that version's Delta table at its latest version ``W``, keeps the latest row per entity with
+``event_timestamp < end`` (ties: latest ``created_timestamp``) and writes it from the executors
+into the cluster, newer-wins (an equal ``_ts`` overwrites, so a corrected value takes effect).
+Which files it reads depends on the mode, recorded in the run's report:
+
+- ``window`` (``--start/--end``): the date partitions of ``start <= event_timestamp < end``.
+- ``changes`` (``--incremental`` after an earlier ``changes``/``full`` run that read Delta
+  version ``V`` up to ``end0``): the files the Delta log says were added by commits
+  ``V+1 .. W`` (:mod:`lakehouse.changes`: OPTIMIZE/Z-order commits add nothing), whatever their
+  event time, plus the partitions of ``end0 <= event_timestamp < end``. A late event or a
+  ``replace_range`` backfill of an old day is therefore materialized by the next run.
+- ``full`` (``--incremental`` with no earlier run, or when the log cannot say what changed,
+  e.g. cleaned up): the whole table up to ``end``.
+
+The run is recorded in the registry (Delta version read, mode, from/to versions, files and rows
+read, entities written, skipped-as-older) and a successful run sets the view's ``materialize``
+watermark to ``end`` (kept for readers of it; it no longer bounds incremental reads).
 """
 
 from __future__ import annotations
@@ -18,24 +29,39 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from featurelake.errors import ConfigError, FeatureStoreError
 from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, partitions_covering
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from jobs.settings import Settings
-    from lakehouse.tables import Lakehouse
+    from lakehouse.tables import DataFile, Lakehouse
     from registry.writer import Registry
 
 WATERMARK = "materialize"
 
 
+Mode = Literal["window", "changes", "full"]
+_BASELINE_MODES = ("changes", "full")  # runs after which every row up to their end is online
+_BASELINE_SEARCH = 500  # newest materialize runs searched for one (windowed runs are skipped)
+
+
 @dataclass(frozen=True)
 class MaterializeResult:
-    """What one materialization did."""
+    """What one materialization did.
+
+    Attributes:
+        mode: ``window`` (``start``..``end``), ``changes`` (files changed since ``from_version``,
+            plus event times ``start``..``end``) or ``full`` (the whole table up to ``end``).
+        from_version: the Delta version the previous run read (``changes`` only).
+        delta_version: the Delta version read (the ``to`` version).
+        files_read: data files read.
+        rows_read: rows in those files (Delta statistics).
+        fallback: why an incremental run read the whole table (None if it did not fall back).
+    """
 
     run_id: str
     view: str
@@ -46,6 +72,11 @@ class MaterializeResult:
     end: datetime
     written: int
     skipped_older: int
+    mode: Mode = "window"
+    from_version: int | None = None
+    files_read: int = 0
+    rows_read: int = 0
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +140,120 @@ class _Heartbeat:
         self._stop.set()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Which files of the pinned snapshot a run reads, and why."""
+
+    mode: Mode
+    start: datetime | None  # event-time lower bound of ``window`` (None: from the beginning)
+    changed: list[DataFile]  # read whatever their event time (``changes`` mode)
+    window: list[DataFile]  # read for ``start <= event_timestamp``
+    from_version: int | None
+    table_id: str
+    fallback: str | None = None
+
+    def files(self) -> dict[str, DataFile]:
+        return {f.path: f for f in [*self.changed, *self.window]}
+
+
+def _baseline(
+    registry: Registry, project: str, view: str, table: str
+) -> tuple[int, datetime, str | None] | None:
+    """(Delta version, end, table id) of the newest run after which every row up to its end is online.
+
+    Those are ``changes`` and ``full`` runs of this table; a ``window`` run only covered its window,
+    so it is skipped (rows changed before its start may still be missing online).
+    """
+    for run in registry.list_runs(
+        project, kind="materialize", status="succeeded", target=view, limit=_BASELINE_SEARCH
+    ):
+        report = run.report or {}
+        versions = [t.version for t in run.inputs if t.table == table and t.version is not None]
+        end = run.params.get("end")
+        if report.get("mode") in _BASELINE_MODES and versions and isinstance(end, str):
+            return versions[0], _utc(datetime.fromisoformat(end)), report.get("table_id")
+    return None
+
+
+def _plan(
+    *,
+    registry: Registry,
+    lakehouse: Lakehouse,
+    project: str,
+    view: str,
+    table: str,
+    delta_version: int,
+    start: datetime | None,
+    end: datetime,
+    incremental: bool,
+) -> _Plan:
+    from lakehouse.changes import ChangesUnavailable, changed_files, table_id
+
+    def covering(lo: datetime) -> list[DataFile]:
+        if lo >= end:
+            return []
+        return lakehouse.files(
+            table, version=delta_version, date_range=partitions_covering(lo, end - timedelta(microseconds=1))
+        )
+
+    fallback = None
+    if incremental:
+        base = _baseline(registry, project, view, table)
+        if base is None:
+            fallback = f"no earlier incremental or full run read table {table}"
+        else:
+            since, since_end, since_id = base
+            try:
+                changes = changed_files(
+                    lakehouse, table, since_version=since, to_version=delta_version, table_id=since_id
+                )
+            except ChangesUnavailable as err:
+                fallback = err.reason
+            else:
+                # Rows already in the table at ``since`` but with event times in since_end..end were
+                # outside the previous run's window: read those partitions too.
+                return _Plan(
+                    "changes", since_end, changes.files, covering(since_end), since, changes.table_id
+                )
+    tid = table_id(lakehouse, table, version=delta_version)
+    if start is not None:
+        return _Plan("window", start, [], covering(start), None, tid)
+    return _Plan("full", None, [], lakehouse.files(table, version=delta_version), None, tid, fallback)
+
+
+def _read(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    plan: _Plan,
+    *,
+    table: str,
+    delta_version: int,
+    columns: list[str],
+    end: datetime,
+) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    before_end = F.col(EVENT_TIMESTAMP) < F.lit(end)
+    frames = []
+    if plan.changed:
+        df = lakehouse.read(
+            spark, table, version=delta_version, columns=columns, files=[f.path for f in plan.changed]
+        )
+        frames.append(df.where(before_end))
+    if plan.window:
+        df = lakehouse.read(
+            spark, table, version=delta_version, columns=columns, files=[f.path for f in plan.window]
+        )
+        cond = (
+            before_end if plan.start is None else before_end & (F.col(EVENT_TIMESTAMP) >= F.lit(plan.start))
+        )
+        frames.append(df.where(cond))
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)  # a row in both is deduplicated by the latest-per-entity step
+    return out
+
+
 def materialize_view(
     spark: SparkSession,
     *,
@@ -123,7 +268,7 @@ def materialize_view(
     version: str | None = None,
     partitions: int | None = None,
 ) -> MaterializeResult:
-    """Materialize one view's window into the online store and record the run.
+    """Materialize one view into the online store and record the run.
 
     Args:
         spark: the Spark session.
@@ -132,14 +277,17 @@ def materialize_view(
         lakehouse: the Delta tables.
         view: the feature view name.
         actor: who runs it.
-        start: window start (inclusive); with ``incremental`` it comes from the watermark.
-        end: window end (exclusive); default now.
-        incremental: continue from the last successful run's watermark.
+        start: window start (inclusive): read only ``start <= event_timestamp < end``
+            (``window`` mode). None without ``incremental``: the whole table (``full`` mode).
+        end: rows with ``event_timestamp < end`` only; default now.
+        incremental: read the files the Delta log says changed since the previous ``changes`` or
+            ``full`` run of this view version (``changes`` mode), whatever their event time; the
+            whole table on the first run or when the log cannot tell (``full`` mode).
         version: the view version (default: the active one).
         partitions: Spark tasks writing to Redis (default: the shuffle partitions).
 
     Returns:
-        The run's result.
+        The run's result (mode, Delta versions, files and rows read, entities written).
 
     Raises:
         ConfigError: a bad window or no Redis configured.
@@ -149,6 +297,7 @@ def materialize_view(
     """
     from jobs.online import online_view_from_registry
     from lakehouse.online.spark_writer import write_online
+    from lakehouse.online.writer import WriteStats
     from registry.types import Node
 
     if incremental and start is not None:
@@ -157,8 +306,6 @@ def materialize_view(
     online_view = online_view_from_registry(vv)
     target = redis_target(settings)
     end = _utc(end) if end else datetime.now(UTC)
-    if incremental:
-        start = registry.get_watermark(settings.project, view, vv.major, WATERMARK)
     start = _utc(start) if start else None
     if start is not None and start >= end:
         raise ConfigError(
@@ -177,47 +324,63 @@ def materialize_view(
         "delta_version": delta_version,
     }
     run_id = registry.start_run(settings.project, "materialize", params, actor, target=view)
+    inputs = [{"table": vv.table_name, "version": delta_version}]
     try:
         with _Heartbeat(registry, run_id):
-            from pyspark.sql import functions as F
-
-            date_range = partitions_covering(
-                start or datetime(1970, 1, 2, tzinfo=UTC), end - timedelta(microseconds=1)
+            plan = _plan(
+                registry=registry,
+                lakehouse=lakehouse,
+                project=settings.project,
+                view=view,
+                table=vv.table_name,
+                delta_version=delta_version,
+                start=start,
+                end=end,
+                incremental=incremental,
             )
-            columns = [
-                *online_view.join_key_names,
-                EVENT_TIMESTAMP,
-                CREATED_TIMESTAMP,
-                *online_view.feature_names,
-            ]
-            df = lakehouse.read(
-                spark,
-                vv.table_name,
-                version=delta_version,
-                columns=columns,
-                date_range=date_range if start is not None else None,
-            )
-            cond = F.col(EVENT_TIMESTAMP) < F.lit(end)
-            if start is not None:
-                cond = cond & (F.col(EVENT_TIMESTAMP) >= F.lit(start))
-            stats = write_online(df.where(cond), view=online_view, target=target, partitions=partitions)
+            files = plan.files()
+            if files:
+                columns = [
+                    *online_view.join_key_names,
+                    EVENT_TIMESTAMP,
+                    CREATED_TIMESTAMP,
+                    *online_view.feature_names,
+                ]
+                df = _read(
+                    spark,
+                    lakehouse,
+                    plan,
+                    table=vv.table_name,
+                    delta_version=delta_version,
+                    columns=columns,
+                    end=end,
+                )
+                stats = write_online(df, view=online_view, target=target, partitions=partitions)
+            else:
+                stats = WriteStats()  # nothing changed: no Spark job, no Redis round trip
     except BaseException as err:
-        registry.finish_run(
-            run_id,
-            status="failed",
-            error=f"{type(err).__name__}: {err}",
-            inputs=[{"table": vv.table_name, "version": delta_version}],
-        )
+        registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}", inputs=inputs)
         raise
+    rows_read = sum(f.num_records or 0 for f in files.values())
     online_node = f"redis://{settings.project}/{view}"
     registry.finish_run(
         run_id,
         status="succeeded",
         rows_in=stats.written + stats.skipped_older,
         rows_out=stats.written,
-        inputs=[{"table": vv.table_name, "version": delta_version}],
+        inputs=inputs,
         outputs=[{"table": online_node, "version": None}],
-        report={"skipped_older": stats.skipped_older, "nodes": list(target.nodes)},
+        report={
+            "mode": plan.mode,
+            "from_version": plan.from_version,
+            "to_version": delta_version,
+            "table_id": plan.table_id,
+            "files_read": len(files),
+            "rows_read": rows_read,
+            "fallback": plan.fallback,
+            "skipped_older": stats.skipped_older,
+            "nodes": list(target.nodes),
+        },
         lineage_edges=[(Node.delta_output(vv.table_name, delta_version), Node.data_source(online_node))],
     )
     registry.set_watermark(settings.project, view, vv.major, WATERMARK, end, actor=actor, run_id=run_id)
@@ -227,10 +390,15 @@ def materialize_view(
         version_label,
         vv.table_name,
         delta_version,
-        start,
+        plan.start,
         end,
         stats.written,
         stats.skipped_older,
+        mode=plan.mode,
+        from_version=plan.from_version,
+        files_read=len(files),
+        rows_read=rows_read,
+        fallback=plan.fallback,
     )
 
 
@@ -272,19 +440,41 @@ def run(
         registry.dispose()
 
 
+def describe(result: MaterializeResult) -> str:
+    """One line: view, mode, Delta versions, files and rows read, entities written."""
+    versions = (
+        f"{result.from_version}->{result.delta_version}"
+        if result.mode == "changes"
+        else f"@{result.delta_version}"
+    )
+    why = f" (incremental fell back: {result.fallback})" if result.fallback else ""
+    return (
+        f"{result.view} v{result.version} [{result.mode}{why}] Delta {result.table} {versions}: "
+        f"{result.files_read} files / {result.rows_read} rows read, {result.written} entities written, "
+        f"{result.skipped_older} already newer"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point."""
     from featurelake.actor import resolve_actor
     from jobs.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="materialize.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--view", required=True)
-    parser.add_argument("--start")
-    parser.add_argument("--end")
-    parser.add_argument("--incremental", action="store_true")
-    parser.add_argument("--version")
-    parser.add_argument("--config")
-    parser.add_argument("--actor")
+    parser.add_argument("--view", required=True, help="feature view to materialize")
+    parser.add_argument("--start", help="window start, inclusive (ISO date or timestamp, UTC)")
+    parser.add_argument("--end", help="rows with event_timestamp before this only (default: now)")
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only the files the Delta log says changed since the last incremental or full run "
+        "(late and backfilled rows included); the whole table the first time",
+    )
+    parser.add_argument("--version", help="view version (default: the active one)")
+    parser.add_argument(
+        "--config", help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)"
+    )
+    parser.add_argument("--actor", help="who runs it (default: $FEATURELAKE_ACTOR or the OS user)")
     args = parser.parse_args(argv)
     try:
         if not args.incremental and not (args.start and args.end):
@@ -302,10 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     except FeatureStoreError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1
-    print(
-        f"materialized {result.view} v{result.version} (Delta version {result.delta_version}): "
-        f"{result.written} entities written, {result.skipped_older} already newer; run {result.run_id}"
-    )
+    print(f"materialized {describe(result)}; run {result.run_id}")
     return 0
 
 
@@ -350,11 +537,7 @@ def demo_materialize(ctx: Any) -> None:
                 incremental=True,
             )
             results[vv.name] = result
-            ctx.console.print(
-                f"  {vv.name:<28} v{result.version}  Delta {result.table}@{result.delta_version}: "
-                f"{result.written:,} entities written, {result.skipped_older:,} already newer",
-                markup=False,
-            )
+            ctx.console.print(f"  {describe(result)}", markup=False)
     finally:
         registry.dispose()
     ctx.state["materialized"] = results

@@ -22,7 +22,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -619,6 +619,7 @@ class Lakehouse:
         as_of: datetime | None = None,
         columns: Sequence[str] | None = None,
         date_range: DateRange | None = None,
+        files: Collection[str] | None = None,
     ) -> DataFrame:
         """Read a snapshot of a table as a Spark DataFrame.
 
@@ -629,6 +630,8 @@ class Lakehouse:
             as_of: read the version current at this time (naive datetimes are UTC).
             columns: columns to return (default: all, in table order).
             date_range: ``(first, last)`` dates: read only these date partitions.
+            files: read only these data files of the snapshot (``DataFile.path`` values, e.g.
+                from :func:`lakehouse.changes.changed_files`); with ``date_range`` both apply.
 
         Returns:
             The rows, with partition columns, timestamps in UTC.
@@ -645,19 +648,21 @@ class Lakehouse:
             raise LakehouseError(
                 f"table {name!r} has no column(s) {', '.join(map(repr, unknown))}; its columns are {', '.join(arrow.names)}"
             )
-        if _is_native_delta(spark):
+        if _is_native_delta(spark) and files is None:
             from lakehouse.native import read_native
 
             return read_native(self, spark, name, table, parts, selected, date_range, version, as_of)
-        files = self._files(name, table, date_range)
+        snapshot = self._files(name, table, date_range)
+        if files is not None:
+            snapshot = _only_files(name, table.version(), snapshot, files, filtered=date_range is not None)
         full = arrow_to_spark(arrow)
-        if not files:
+        if not snapshot:
             return spark.createDataFrame([], full).select(*selected)
-        if not self.storage.is_s3 and all(_folders_match(f, parts) for f in files):
+        if not self.storage.is_s3 and all(_folders_match(f, parts) for f in snapshot):
             base = self.storage.table_path(name)
-            df = spark.read.schema(full).option("basePath", base).parquet(*[f.path for f in files])
+            df = spark.read.schema(full).option("basePath", base).parquet(*[f.path for f in snapshot])
             return df.select(*selected)
-        return self._read_bridge(spark, files, arrow, parts, selected)
+        return self._read_bridge(spark, snapshot, arrow, parts, selected)
 
     def _read_bridge(
         self,
@@ -847,6 +852,21 @@ def _register(spark: SparkSession, source: type) -> None:
     if not getattr(spark, "_featurelake_bridge", False):
         spark.dataSource.register(source)
         spark._featurelake_bridge = True  # type: ignore[attr-defined]
+
+
+def _only_files(
+    name: str, version: int, snapshot: list[DataFile], files: Collection[str], *, filtered: bool
+) -> list[DataFile]:
+    """The snapshot's files among ``files``; a file the snapshot lacks is an error (unless filtered out)."""
+    wanted = set(files)
+    kept = [f for f in snapshot if f.path in wanted]
+    if not filtered and len(kept) < len(wanted):
+        unknown = sorted(wanted - {f.path for f in kept})
+        raise LakehouseError(
+            f"files={unknown[:3]}{' ...' if len(unknown) > 3 else ''} are not live data files of table "
+            f"{name!r} at version {version}; pass paths from Lakehouse.files(...) of that version"
+        )
+    return kept
 
 
 def _partition_text(value: Any) -> str | None:

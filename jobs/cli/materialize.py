@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from rich.markup import escape
 
 from featurelake.errors import ConfigError, RegistryError
 from jobs.cli.context import AppContext, emit, output_option, pass_app
@@ -18,7 +19,12 @@ from jobs.cli.context import AppContext, emit, output_option, pass_app
 @click.option("--all", "all_views", is_flag=True, help="Every active feature view of the project.")
 @click.option("--start", default=None, help="Window start, inclusive (ISO date or timestamp, UTC).")
 @click.option("--end", default=None, help="Window end, exclusive (default: now).")
-@click.option("--incremental", is_flag=True, help="Continue from the last successful run's watermark.")
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Read only the files the Delta log says changed since the last incremental or full run "
+    "(late and backfilled rows included, whatever their event time); the whole table the first time.",
+)
 @click.option("--version", default=None, help="View version (default: the active one).")
 @click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
 @output_option
@@ -34,8 +40,11 @@ def materialize(
     master: str | None,
     output: str,
 ) -> None:
-    """Materialize VIEW(s): the latest row per entity of the window, newer-wins, into Redis."""
-    from jobs.materialize import materialize_view, parse_timestamp
+    """Materialize VIEW(s): the latest row per entity, newer-wins, into Redis.
+
+    Prints the mode (window, changes or full) and the Delta versions read (from->to).
+    """
+    from jobs.materialize import MaterializeResult, describe, materialize_view, parse_timestamp
     from lakehouse.spark import build_spark_session
     from lakehouse.tables import Lakehouse
     from registry.writer import open_registry
@@ -90,9 +99,7 @@ def materialize(
 
     def text(console) -> None:
         for r in results:
-            console.print(
-                f"[green]materialized[/green] {r['view']} v{r['version']} (Delta {r['table']}@{r['delta_version']}): "
-                f"{r['written']} entities written, {r['skipped_older']} already newer in Redis; run {r['run_id']}"
-            )
+            line = escape(describe(MaterializeResult(**r)))
+            console.print(f"[green]materialized[/green] {line}; run {r['run_id']}")
 
     emit(results, output, text)
