@@ -267,14 +267,35 @@ class OnlineFeatureClient:
         nodes: Sequence[str],
         *,
         password: str | None = None,
+        username: str | None = None,
         ssl: bool = False,
+        ssl_ca_file: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> OnlineFeatureClient:
-        """Connect to the cluster at ``nodes`` (the slot map is read now: fails fast if it is down)."""
+        """Connect to the cluster at ``nodes`` (the slot map is read now: fails fast if it is down).
+
+        Args:
+            catalog: what requests may name.
+            nodes: seed nodes ``host:port``.
+            password: AUTH password (token), if the cluster has one.
+            username: Redis 6+ ACL user for ``password`` (None: the default user).
+            ssl: connect with TLS.
+            ssl_ca_file: PEM CA bundle to trust besides the system CAs.
+            retry: retry policy (default: a few quick attempts).
+
+        Returns:
+            A connected client.
+
+        Raises:
+            ConfigError: the password or the TLS trust is wrong (retrying cannot help).
+            ServiceUnavailableError: the cluster does not answer.
+        """
         client = ClusterClient(
             nodes,
             password=password,
+            username=username,
             ssl=ssl,
+            ssl_ca_file=ssl_ca_file,
             socket_timeout=1.0,
             connect_timeout=0.5,
             retry=retry or RetryPolicy(max_attempts=3, backoff_initial=0.05, deadline_seconds=3.0),
@@ -454,11 +475,17 @@ def connect(settings: Any, catalog: FeatureCatalog) -> OnlineFeatureClient:
     """An SDK client for ``settings.online`` (fails fast if the cluster is down).
 
     Raises:
-        ConfigError: no nodes configured.
+        ConfigError: no nodes configured, an unset ``*_env`` variable, or a wrong password or TLS trust.
         ServiceUnavailableError: the cluster does not answer.
     """
+    online = settings.online
     return OnlineFeatureClient.connect(
-        catalog, settings.online.nodes, password=settings.online.password(), ssl=settings.online.ssl
+        catalog,
+        online.nodes,
+        password=online.password(),
+        username=online.username(),
+        ssl=online.ssl,
+        ssl_ca_file=online.ca_file(),
     )
 
 

@@ -105,6 +105,11 @@ class OnlineSettings(_Strict):
 
     nodes: list[str] = Field(default_factory=list)
     ssl: bool = False
+    # A PEM CA bundle to trust instead of the system store (a private CA); None: system CAs,
+    # which already trust ElastiCache's certificates.
+    ssl_ca_file: Path | None = None
+    # Redis 6+ ACL user (ElastiCache RBAC); None: the default user (a plain AUTH token).
+    username_env: str | None = None
     password_env: str | None = None
     key_ttl_seconds: int | None = Field(default=None, gt=0)
     # Replicas of each master that must confirm a materialization round (Redis WAIT); 0 trusts
@@ -120,14 +125,57 @@ class OnlineSettings(_Strict):
                 raise ValueError(f"online node {node!r} is not host:port (e.g. 127.0.0.1:7101)")
         return nodes
 
-    def password(self) -> str | None:
-        if not self.password_env:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                f"online.password_env names {self.password_env!r}, which is not set; export it or remove the key"
+    @model_validator(mode="after")
+    def _tls_and_auth(self) -> OnlineSettings:
+        problems = []
+        if self.ssl_ca_file is not None:
+            if not self.ssl:
+                problems.append(
+                    f"online.ssl_ca_file is {str(self.ssl_ca_file)!r} but online.ssl is false; set online.ssl: "
+                    "true to connect with TLS, or remove online.ssl_ca_file"
+                )
+            if not self.ssl_ca_file.is_file():
+                problems.append(
+                    f"online.ssl_ca_file {str(self.ssl_ca_file)!r} is not a file (relative paths start at the "
+                    f"working directory {os.getcwd()!r}); give the path of the PEM CA bundle, or remove the key "
+                    "to trust the system CAs"
+                )
+        if self.username_env and not self.password_env:
+            problems.append(
+                f"online.username_env is {self.username_env!r} but online.password_env is not set; a Redis ACL "
+                "user needs a password: set online.password_env too"
             )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def password(self) -> str | None:
+        """The AUTH password from the variable ``password_env`` names (None if no key).
+
+        Raises:
+            ConfigError: the variable is not set.
+        """
+        return self._secret("password_env", self.password_env)
+
+    def username(self) -> str | None:
+        """The ACL user name from the variable ``username_env`` names (None: the default user).
+
+        Raises:
+            ConfigError: the variable is not set.
+        """
+        return self._secret("username_env", self.username_env)
+
+    def ca_file(self) -> str | None:
+        """``ssl_ca_file`` as a string for the Redis client (None: the system CAs)."""
+        return None if self.ssl_ca_file is None else str(self.ssl_ca_file)
+
+    @staticmethod
+    def _secret(key: str, env: str | None) -> str | None:
+        if not env:
+            return None
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"online.{key} names {env!r}, which is not set; export it or remove the key")
         return value
 
 

@@ -128,3 +128,62 @@ def test_online_nodes_default_to_the_running_local_stack(
     assert explicit.online.nodes == ["10.1.1.1:7000"]  # configured nodes always win
     state.write_text('{"postgres": {"url": "x"}}')  # stack without redis
     assert load_settings(environ={}).online.nodes == []
+
+
+def test_online_tls_and_acl_keys_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("FL_TEST_REDIS_USER", "app")
+    monkeypatch.setenv("FL_TEST_REDIS_PASS", "s3cret")
+    s = load_settings_from_dict(
+        {
+            "online": {
+                "ssl": True,
+                "ssl_ca_file": str(ca),
+                "username_env": "FL_TEST_REDIS_USER",
+                "password_env": "FL_TEST_REDIS_PASS",
+            }
+        },
+        environ={},
+    )
+    assert (s.online.ca_file(), s.online.username(), s.online.password()) == (str(ca), "app", "s3cret")
+    plain = load_settings_from_dict({}, environ={}).online
+    assert (plain.ssl, plain.ca_file(), plain.username(), plain.password()) == (False, None, None, None)
+
+
+def test_ssl_ca_file_without_ssl_names_both_keys_and_the_fix(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("pem")
+    with pytest.raises(ConfigError) as err:
+        load_settings_from_dict({"online": {"ssl_ca_file": str(ca)}}, environ={}, where="my.yaml")
+    msg = str(err.value)
+    assert "online.ssl_ca_file" in msg and "online.ssl is false" in msg and "set online.ssl: true" in msg
+    assert "my.yaml" in msg
+
+
+def test_missing_ssl_ca_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "ca.pem"
+    with pytest.raises(ConfigError) as err:
+        load_settings_from_dict({"online": {"ssl": True, "ssl_ca_file": str(missing)}}, environ={})
+    assert f"online.ssl_ca_file {str(missing)!r} is not a file" in str(err.value)
+    # Both problems at once are both reported.
+    with pytest.raises(ConfigError) as err:
+        load_settings_from_dict({"online": {"ssl_ca_file": str(missing)}}, environ={})
+    assert "online.ssl is false" in str(err.value) and "is not a file" in str(err.value)
+
+
+def test_online_username_env_needs_password_env_and_unset_vars_are_named() -> None:
+    with pytest.raises(ConfigError, match="online.username_env .* online.password_env is not set"):
+        load_settings_from_dict({"online": {"username_env": "U"}}, environ={})
+    s = load_settings_from_dict(
+        {"online": {"username_env": "FL_TEST_UNSET_USER", "password_env": "FL_TEST_UNSET_PASS"}}, environ={}
+    )
+    with pytest.raises(ConfigError, match="online.username_env names 'FL_TEST_UNSET_USER', which is not set"):
+        s.online.username()
+    with pytest.raises(ConfigError, match="online.password_env names 'FL_TEST_UNSET_PASS', which is not set"):
+        s.online.password()
+
+
+def test_unknown_online_key_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'online.ssl_ca_cert'"):
+        load_settings_from_dict({"online": {"ssl_ca_cert": "x"}}, environ={})

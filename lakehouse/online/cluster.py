@@ -14,6 +14,7 @@ A client may be shared by threads: connections are per thread, the slot map is s
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from redis.connection import Connection, SSLConnection
 from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
+    AuthenticationError,
     BusyLoadingError,
     ClusterDownError,
     MasterDownError,
@@ -93,6 +95,16 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _ssl_cause(err: BaseException) -> BaseException | None:
+    """The :mod:`ssl` error behind a redis-py connection error, if any."""
+    seen: BaseException | None = err
+    for _ in range(5):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def parse_nodes(nodes: Sequence[str]) -> list[tuple[str, int]]:
     """``["host:port", ...]`` -> ``[(host, port), ...]``.
 
@@ -119,7 +131,9 @@ class ClusterClient:
     Args:
         nodes: seed nodes as ``host:port``; any reachable one yields the topology.
         password: AUTH password, if the cluster has one.
-        ssl: connect with TLS.
+        username: Redis 6+ ACL user for ``password`` (None: the default user).
+        ssl: connect with TLS, verifying the server certificate and host name.
+        ssl_ca_file: PEM CA bundle to trust besides the system CAs (a private CA); needs ``ssl``.
         socket_timeout: seconds to wait for a reply before treating the node as down.
         connect_timeout: seconds to wait for a TCP connection.
         retry: retry policy for :meth:`execute`.
@@ -130,14 +144,22 @@ class ClusterClient:
         nodes: Sequence[str],
         *,
         password: str | None = None,
+        username: str | None = None,
         ssl: bool = False,
+        ssl_ca_file: str | None = None,
         socket_timeout: float = 2.0,
         connect_timeout: float = 1.0,
         retry: RetryPolicy | None = None,
     ):
         self._seeds = [f"{h}:{p}" for h, p in parse_nodes(nodes)]
+        if ssl_ca_file and not ssl:
+            raise ConfigError(
+                f"online.ssl_ca_file is {ssl_ca_file!r} but online.ssl is false; set online.ssl: true or remove it"
+            )
         self._password = password
+        self._username = username
         self._ssl = ssl
+        self._ssl_ca_file = ssl_ca_file
         self._socket_timeout = socket_timeout
         self._connect_timeout = connect_timeout
         self.retry = retry or RetryPolicy()
@@ -154,15 +176,19 @@ class ClusterClient:
         conn = conns.get(node)
         if conn is None:
             host, _, port = node.rpartition(":")
-            cls = SSLConnection if self._ssl else Connection
-            conn = cls(
-                host=host,
-                port=int(port),
-                password=self._password,
-                socket_timeout=self._socket_timeout,
-                socket_connect_timeout=self._connect_timeout,
-                decode_responses=False,
-            )
+            common: dict[str, Any] = {
+                "host": host,
+                "port": int(port),
+                "username": self._username,
+                "password": self._password,
+                "socket_timeout": self._socket_timeout,
+                "socket_connect_timeout": self._connect_timeout,
+                "decode_responses": False,
+            }
+            if self._ssl:
+                conn = SSLConnection(ssl_ca_certs=self._ssl_ca_file, ssl_cert_reqs="required", **common)
+            else:
+                conn = Connection(**common)
             conns[node] = conn
         return conn
 
@@ -187,6 +213,7 @@ class ClusterClient:
                 reply = conn.read_response()
             except _NET_ERRORS as err:
                 conn.disconnect()
+                self._raise_if_misconfigured(node, err)
                 errors.append(f"{node}: {err}")
                 continue
             except ResponseError as err:
@@ -217,8 +244,44 @@ class ClusterClient:
             + " is unavailable ("
             + "; ".join(errors[-6:])
             + "); "
-            "start it (`featurelake services up`) or fix online.nodes"
+            + self._tls_hint(errors)
+            + "start it (`featurelake services up`) or fix online.nodes"
         )
+
+    def _raise_if_misconfigured(self, node: str, err: Exception) -> None:
+        """Raise a :class:`ConfigError` for failures that retrying cannot fix (AUTH, TLS trust)."""
+        text = str(err)
+        if isinstance(err, AuthenticationError):
+            who = f"user {self._username!r} with " if self._username else ""
+            if self._password is None:
+                raise ConfigError(
+                    f"Redis node {node} requires a password ({text}); set online.password_env to the name of "
+                    "the environment variable holding the cluster's AUTH token, and export it"
+                ) from None
+            raise ConfigError(
+                f"Redis node {node} refused {who}the password ({text}); export the cluster's AUTH token in the "
+                "environment variable that online.password_env names"
+                + (" (and check online.username_env)" if self._username else "")
+            ) from None
+        if isinstance(_ssl_cause(err), ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            trusted = (
+                f"online.ssl_ca_file {self._ssl_ca_file!r} did not sign it"
+                if self._ssl_ca_file
+                else "no online.ssl_ca_file is set and the system CAs do not trust it"
+            )
+            raise ConfigError(
+                f"the TLS certificate of Redis node {node} is not trusted ({text}): {trusted}; set online.ssl_ca_file "
+                "to the PEM bundle of the CA that signed the cluster's certificate (ElastiCache needs none), "
+                "and make online.nodes use a host name the certificate names"
+            ) from None
+
+    def _tls_hint(self, errors: list[str]) -> str:
+        text = " ".join(errors).lower()
+        if not self._ssl and ("closed by server" in text or "reset by peer" in text):
+            return "if the cluster requires TLS, set online.ssl: true; otherwise "
+        if self._ssl and ("wrong version number" in text or "record layer failure" in text or "ssl" in text):
+            return "if the cluster does not use TLS, set online.ssl: false; otherwise "
+        return ""
 
     def _replicas_online(self) -> dict[str, int]:
         """How many healthy replicas each master streams to right now.

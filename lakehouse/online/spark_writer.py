@@ -30,6 +30,9 @@ class RedisTarget:
         project: Feast project name.
         password: AUTH password, if any.
         ssl: use TLS.
+        username: Redis 6+ ACL user for ``password`` (None: the default user).
+        ssl_ca_file: PEM CA bundle trusted besides the system CAs; the path must exist on every
+            executor (ship it with the job), or leave it None for public CAs (ElastiCache).
         key_ttl_seconds: EXPIRE written keys after this many seconds (None: never).
         batch_size: rows per pipelined round.
         replica_acks: replicas of each master that must confirm a round before it counts
@@ -47,6 +50,19 @@ class RedisTarget:
     retry: RetryPolicy = RetryPolicy(
         max_attempts=40, backoff_initial=0.1, backoff_max=1.0, deadline_seconds=90
     )
+    username: str | None = None
+    ssl_ca_file: str | None = None
+
+    def client(self, *, retry: RetryPolicy | None = None) -> ClusterClient:
+        """A cluster client with this target's nodes, credentials and TLS options."""
+        return ClusterClient(
+            self.nodes,
+            password=self.password,
+            username=self.username,
+            ssl=self.ssl,
+            ssl_ca_file=self.ssl_ca_file,
+            retry=retry or self.retry,
+        )
 
 
 def latest_per_entity(
@@ -71,7 +87,7 @@ def _writer_task(view: OnlineView, target: RedisTarget, timestamp_column: str):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        client = ClusterClient(target.nodes, password=target.password, ssl=target.ssl, retry=target.retry)
+        client = target.client()
         writer = OnlineWriter(
             client,
             project=target.project,
@@ -130,12 +146,7 @@ def write_online(
             f"(columns: {df.columns}); re-run the backfill for the current view version"
         )
     # Fail fast, on the driver, with a clear error if the cluster is down.
-    probe = ClusterClient(
-        target.nodes,
-        password=target.password,
-        ssl=target.ssl,
-        retry=RetryPolicy(max_attempts=3, deadline_seconds=5),
-    )
+    probe = target.client(retry=RetryPolicy(max_attempts=3, deadline_seconds=5))
     try:
         probe.refresh()
     finally:

@@ -2,6 +2,11 @@
 
 Runs on 127.0.0.1 ports 7201-7206 (never the shared stack's 7101-7106) in a temporary
 folder, with cluster-node-timeout 2000 ms so a replica takes over ~2-4 s after its master dies.
+
+Optionally like production (ElastiCache): ``password=`` sets ``requirepass`` and ``masterauth``
+on every node, and ``tls=True`` serves TLS only (``--port 0``; client, replication and cluster
+bus links all TLS) with a throwaway CA and a server certificate for 127.0.0.1/localhost made
+with the ``openssl`` CLI; :attr:`ThrowawayCluster.ca_file` is the CA bundle clients must trust.
 """
 
 from __future__ import annotations
@@ -18,6 +23,53 @@ from pathlib import Path
 import redis
 
 PORTS = list(range(7201, 7207))
+_SERVER_EXT = """basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+"""
+
+
+def make_test_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost, valid for 2 days.
+
+    Returns:
+        ``(ca_file, cert_file, key_file)``, PEM files in ``folder``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    openssl = shutil.which("openssl") or "openssl"
+    ca, ca_key = folder / "ca.pem", folder / "ca.key"
+    cert, key, csr, ext = (
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "server.csr",
+        folder / "server.ext",
+    )
+    ext.write_text(_SERVER_EXT)
+    steps = [
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+        ]
+        + ["-subj", "/CN=featurelake throwaway test CA"],
+        [openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr]
+        + ["-subj", "/CN=127.0.0.1"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert]
+        + ["-days", "2", "-extfile", ext],
+    ]
+    for argv in steps:
+        subprocess.run([str(a) for a in argv], check=True, capture_output=True, timeout=60)  # noqa: S603
+    return ca, cert, key
 
 
 def _free(port: int) -> bool:
@@ -38,16 +90,66 @@ def _wait(predicate, timeout: float, what: str) -> None:
 
 
 class ThrowawayCluster:
-    """Start, inspect, kill and restart nodes of a private cluster."""
+    """Start, inspect, kill and restart nodes of a private cluster.
 
-    def __init__(self, root: Path, ports: list[int] = PORTS):
+    Args:
+        root: folder for the nodes' files (and the TLS certificates).
+        ports: the nodes' ports (client port; the cluster bus is port + 10000).
+        password: AUTH password of every node (``requirepass`` and ``masterauth``); None: none.
+        tls: serve TLS only, with certificates from :func:`make_test_ca`.
+    """
+
+    def __init__(
+        self, root: Path, ports: list[int] = PORTS, *, password: str | None = None, tls: bool = False
+    ):
         self.root = root
         self.ports = ports
+        self.password = password
+        self.tls = tls
         self.procs: dict[int, subprocess.Popen] = {}
+        self.ca_file: Path | None = None
+        self._cert: tuple[Path, Path] | None = None
 
     @property
     def nodes(self) -> list[str]:
         return [f"127.0.0.1:{p}" for p in self.ports]
+
+    def client(self, port: int) -> redis.Redis:
+        """A plain (non-cluster) redis-py client of one node, with this cluster's AUTH and TLS."""
+        extra: dict = {"ssl": True, "ssl_ca_certs": str(self.ca_file)} if self.tls else {}
+        return redis.Redis(port=port, password=self.password, socket_timeout=0.5, **extra)
+
+    def _server_args(self, port: int) -> list[str]:
+        args: list[str] = []
+        if self.password is not None:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.tls:
+            if self._cert is None:
+                self.ca_file, *cert = make_test_ca(self.root / "tls")
+                self._cert = (cert[0], cert[1])
+            args += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(port),
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+            ]
+            args += ["--tls-cert-file", str(self._cert[0]), "--tls-key-file", str(self._cert[1])]
+            args += ["--tls-ca-cert-file", str(self.ca_file), "--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(port)]
+        return args
+
+    def _cli_args(self) -> list[str]:
+        args = [shutil.which("redis-cli") or "redis-cli"]
+        if self.password is not None:
+            args += ["-a", self.password, "--no-auth-warning"]
+        if self.tls:
+            args += ["--tls", "--cacert", str(self.ca_file)]
+        return args
 
     def start_node(self, port: int) -> None:
         d = self.root / str(port)
@@ -55,8 +157,7 @@ class ThrowawayCluster:
         self.procs[port] = subprocess.Popen(  # noqa: S603 - fixed argv
             [
                 shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(port),
+                *self._server_args(port),
                 "--bind",
                 "127.0.0.1",
                 "--cluster-enabled",
@@ -79,7 +180,7 @@ class ThrowawayCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait(lambda: redis.Redis(port=port, socket_timeout=0.5).ping(), 10, f"node {port} up")
+        _wait(lambda: self.client(port).ping(), 10, f"node {port} up")
 
     def start(self) -> None:
         busy = [p for p in self.ports if not _free(p)]
@@ -89,7 +190,7 @@ class ThrowawayCluster:
             self.start_node(port)
         subprocess.run(  # noqa: S603
             [
-                shutil.which("redis-cli") or "redis-cli",
+                *self._cli_args(),
                 "--cluster",
                 "create",
                 *self.nodes,
@@ -107,13 +208,13 @@ class ThrowawayCluster:
     def wait_healthy(self, timeout: float = 30) -> None:
         def ok() -> bool:
             for port in self.live_ports():
-                r = redis.Redis(port=port, socket_timeout=0.5)
+                r = self.client(port)
                 if r.cluster("info").get("cluster_state") != "ok":
                     return False
             masters = self.masters()
             links = 0
             for port in self.live_ports():
-                info = redis.Redis(port=port, socket_timeout=0.5).info("replication")
+                info = self.client(port).info("replication")
                 if info.get("role") == "slave" and info.get("master_link_status") == "up":
                     links += 1
             return len(masters) == 3 and links >= len(self.live_ports()) - 3
@@ -126,12 +227,12 @@ class ThrowawayCluster:
     def masters(self) -> list[int]:
         out = []
         for port in self.live_ports():
-            if redis.Redis(port=port, socket_timeout=0.5).info("replication").get("role") == "master":
+            if self.client(port).info("replication").get("role") == "master":
                 out.append(port)
         return out
 
     def master_of_slot(self, slot: int) -> int:
-        r = redis.Redis(port=self.live_ports()[0], socket_timeout=0.5)
+        r = self.client(self.live_ports()[0])
         for start, end, master, *_ in r.execute_command("CLUSTER", "SLOTS"):
             if start <= slot <= end:
                 return int(master[1])
@@ -139,7 +240,7 @@ class ThrowawayCluster:
 
     def replica_of(self, master: int) -> int:
         """The port of ``master``'s (first) replica."""
-        info = redis.Redis(port=master, socket_timeout=0.5).info("replication")
+        info = self.client(master).info("replication")
         return int(info["slave0"]["port"])
 
     def pause(self, port: int) -> None:
@@ -164,9 +265,15 @@ class ThrowawayCluster:
 
 
 @contextmanager
-def throwaway_cluster(root: Path):
-    """Start a private cluster under ``root``; kill every node afterwards."""
-    cluster = ThrowawayCluster(root)
+def throwaway_cluster(root: Path, *, password: str | None = None, tls: bool = False):
+    """Start a private cluster under ``root``; kill every node afterwards.
+
+    Args:
+        root: folder for the nodes' files.
+        password: AUTH password of every node (None: none).
+        tls: serve TLS only (the CA to trust is ``cluster.ca_file``).
+    """
+    cluster = ThrowawayCluster(root, password=password, tls=tls)
     try:
         cluster.start()
         yield cluster
