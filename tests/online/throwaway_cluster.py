@@ -6,7 +6,7 @@ folder, with cluster-node-timeout 2000 ms so a replica takes over ~2-4 s after i
 Optionally like production (ElastiCache): ``password=`` sets ``requirepass`` and ``masterauth``
 on every node, and ``tls=True`` serves TLS only (``--port 0``; client, replication and cluster
 bus links all TLS) with a throwaway CA and a server certificate for 127.0.0.1/localhost made
-with the ``openssl`` CLI; :attr:`ThrowawayCluster.ca_file` is the CA bundle clients must trust.
+with ``cryptography``; :attr:`ThrowawayCluster.ca_file` is the CA bundle clients must trust.
 """
 
 from __future__ import annotations
@@ -23,52 +23,91 @@ from pathlib import Path
 import redis
 
 PORTS = list(range(7201, 7207))
-_SERVER_EXT = """basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-"""
 
 
 def make_test_ca(folder: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a server certificate for 127.0.0.1 and localhost, valid for 2 days.
 
+    Made with the ``cryptography`` package (pinned in requirements.lock), so no ``openssl``
+    binary is needed on the machine.
+
     Returns:
         ``(ca_file, cert_file, key_file)``, PEM files in ``folder``.
     """
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     folder.mkdir(parents=True, exist_ok=True)
-    openssl = shutil.which("openssl") or "openssl"
-    ca, ca_key = folder / "ca.pem", folder / "ca.key"
-    cert, key, csr, ext = (
-        folder / "server.pem",
-        folder / "server.key",
-        folder / "server.csr",
-        folder / "server.ext",
+    now = dt.datetime.now(dt.UTC)
+
+    def key_pem(key: rsa.RSAPrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "featurelake throwaway test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
-    ext.write_text(_SERVER_EXT)
-    steps = [
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            ca_key,
-            "-out",
-            ca,
-            "-days",
-            "2",
-        ]
-        + ["-subj", "/CN=featurelake throwaway test CA"],
-        [openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr]
-        + ["-subj", "/CN=127.0.0.1"],
-        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert]
-        + ["-days", "2", "-extfile", ext],
-    ]
-    for argv in steps:
-        subprocess.run([str(a) for a in argv], check=True, capture_output=True, timeout=60)  # noqa: S603
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca, cert, key = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(key_pem(server_key))
+    key.chmod(0o600)
     return ca, cert, key
 
 
