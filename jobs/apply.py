@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from featurelake.errors import ConfigError, DefinitionError
+from jobs.settings import OnlineSettings
 from registry import (
     Definitions,
     EntityDef,
@@ -142,23 +143,43 @@ def load_definitions(repo_path: Path) -> tuple[Any, Definitions]:
     return contents, definitions_from_repo(contents)
 
 
-def feast_repo_config(repo_path: Path, *, project: str, registry_url: str, online_nodes: list[str]) -> Any:
+def feast_repo_config(
+    repo_path: Path,
+    *,
+    project: str,
+    registry_url: str,
+    online_nodes: list[str] | None = None,
+    online: OnlineSettings | None = None,
+) -> Any:
     """Feast's RepoConfig from the repo's feature_store.yaml, aligned with featurelake's settings.
 
     The project is featurelake's; a PostgreSQL registry URL makes Feast use its ``sql`` registry
-    in the same database; the Redis nodes come from settings when the yaml leaves them unset.
+    in the same database. The online store's ``connection_string`` is expanded like Feast does
+    (see :func:`jobs.redis_connection.expand_connection_string`): a bare
+    ``${FEATURELAKE_ONLINE_NODES}`` that is unset takes nodes, TLS and AUTH from ``online``.
+
+    Args:
+        repo_path: the Feast repo folder.
+        project: featurelake's project.
+        registry_url: featurelake's registry URL.
+        online_nodes: shorthand for ``online`` with nodes only (no TLS, no AUTH).
+        online: featurelake's online settings (wins over ``online_nodes``).
 
     Raises:
-        ConfigError: no feature_store.yaml, or Feast rejects it.
+        ConfigError: no feature_store.yaml, an unset variable in the connection string, a
+            connection string that disagrees with ``online``, or Feast rejects the file.
     """
     from feast.repo_config import RepoConfig
+
+    from jobs.redis_connection import check_agrees, expand_connection_string, parse_connection_string
 
     file = repo_path / "feature_store.yaml"
     if not file.is_file():
         raise ConfigError(
             f"feature repo {str(repo_path)!r} has no feature_store.yaml; create one (see feature_repo/)"
         )
-    raw = yaml.safe_load(os.path.expandvars(file.read_text())) or {}
+    text = file.read_text()
+    raw = yaml.safe_load(os.path.expandvars(text)) or {}  # exactly what Feast's loader does
     raw["project"] = project
     if registry_url.startswith("postgresql"):
         raw["registry"] = {"registry_type": "sql", "path": registry_url, "cache_ttl_seconds": 60}
@@ -167,9 +188,18 @@ def feast_repo_config(repo_path: Path, *, project: str, registry_url: str, onlin
         path = path if path.is_absolute() else (repo_path / path).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         raw["registry"]["path"] = str(path)
-    online = raw.get("online_store")
-    if isinstance(online, dict) and "${" in str(online.get("connection_string", "")):
-        online["connection_string"] = ",".join(online_nodes) or "127.0.0.1:6379"
+    store = raw.get("online_store")
+    unexpanded = (yaml.safe_load(text) or {}).get("online_store")
+    template = unexpanded.get("connection_string") if isinstance(unexpanded, dict) else None
+    if isinstance(store, dict) and store.get("type") == "redis" and isinstance(template, str):
+        if online is None:
+            online = OnlineSettings(nodes=online_nodes or [])
+        if not online.nodes:  # `feast apply` needs no Redis server: a placeholder node will do
+            online = online.model_copy(update={"nodes": ["127.0.0.1:6379"]})
+        where = f"online_store.connection_string in {file}"
+        conn_text = expand_connection_string(template, online=online, source=where, environ=os.environ)
+        check_agrees(parse_connection_string(conn_text, source=where), online, source=where)
+        store["connection_string"] = conn_text
     try:
         config = RepoConfig(**raw)
     except Exception as err:  # feast raises pydantic/FeastConfigError subclasses
@@ -212,7 +242,8 @@ def apply_repo(
     actor: str,
     status: Literal["draft", "active"] = "active",
     registry_url: str,
-    online_nodes: list[str],
+    online_nodes: list[str] | None = None,
+    online: OnlineSettings | None = None,
     feast: bool = True,
 ) -> Plan:
     """Apply the repo to Feast's registry and ours (see the module docstring for the order).
@@ -227,7 +258,11 @@ def apply_repo(
         apply_feast(
             contents,
             feast_repo_config(
-                repo_path, project=project, registry_url=registry_url, online_nodes=online_nodes
+                repo_path,
+                project=project,
+                registry_url=registry_url,
+                online_nodes=online_nodes,
+                online=online,
             ),
         )
     return registry.apply_definitions(project, defs, actor=actor, status=status)

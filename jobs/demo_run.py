@@ -115,7 +115,7 @@ def _apply(ctx: DemoContext) -> None:
         repo_path=Path(settings.feature_repo),
         actor=ctx.actor,
         registry_url=settings.registry_url,
-        online_nodes=list(settings.online.nodes),
+        online=settings.online,
     )
     ctx.state["plan"] = plan
     changed = [c for c in plan.changes if c.kind != "unchanged"]

@@ -9,8 +9,12 @@ registry-checked, partition-pruned, newer-wins Spark job, recorded as a featurel
       featurelake_config: ../featurelake.yaml   # optional; default: $FEATURELAKE_CONFIG / ./featurelake.yaml
       spark_master: local[*]                    # optional; default: featurelake's spark.master
 
-The Redis nodes and project are taken from Feast's own config (``online_store.connection_string``,
-``project``), so the values land exactly where Feast's readers look.
+The project and the whole Redis connection (nodes, ``ssl``, ``password``, ``username``,
+``ssl_ca_certs``) are taken from Feast's own config (``project``, ``online_store.connection_string``),
+so the values land exactly where Feast's readers look, over the same TLS and AUTH. When
+featurelake.yaml also sets ``online.ssl``, ``ssl_ca_file``, ``password_env`` or ``username_env``,
+they must agree with the connection string, or the job fails with one ConfigError listing each
+difference (see :mod:`jobs.redis_connection`). The key TTL and replica acks stay featurelake's.
 """
 
 from __future__ import annotations
@@ -66,14 +70,25 @@ class FeaturelakeMaterializationJob(MaterializationJob):
         return None
 
 
-def _nodes_from_feast(online_store: Any) -> list[str]:
+def _online_from_feast(online_store: Any, online: Any) -> Any:
+    """featurelake's online settings from Feast's ``online_store`` (checked against ``online``)."""
+    import os
+
+    from jobs.redis_connection import (
+        expand_connection_string,
+        online_settings_from_feast,
+        parse_connection_string,
+    )
+
     conn = getattr(online_store, "connection_string", None)
     if getattr(online_store, "type", None) != "redis" or not conn:
         raise ConfigError(
             "the featurelake materialization engine writes to a Redis cluster; set online_store: {type: redis, "
             "redis_type: redis_cluster, connection_string: host:port,...} in feature_store.yaml"
         )
-    return [part for part in conn.split(",") if "=" not in part and part]
+    where = "online_store.connection_string in feature_store.yaml"
+    text = expand_connection_string(conn, online=online, source=where, environ=os.environ)
+    return online_settings_from_feast(parse_connection_string(text, source=where), online, source=where)
 
 
 class FeaturelakeSparkEngine(ComputeEngine):
@@ -103,9 +118,7 @@ class FeaturelakeSparkEngine(ComputeEngine):
         from jobs.settings import load_settings
 
         settings = load_settings(self.config.featurelake_config)
-        online = settings.online.model_copy(
-            update={"nodes": _nodes_from_feast(self.repo_config.online_store)}
-        )
+        online = _online_from_feast(self.repo_config.online_store, settings.online)
         spark = settings.spark
         if self.config.spark_master:
             spark = spark.model_copy(update={"master": self.config.spark_master})

@@ -102,7 +102,7 @@ def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool,
         actor=app.actor,
         status=status,  # type: ignore[arg-type]
         registry_url=settings.registry_url,
-        online_nodes=list(settings.online.nodes),
+        online=settings.online,
         feast=not skip_feast,
     )
     emit(_plan_json(result), output, _render(result, applied=True))
