@@ -40,9 +40,13 @@ def test_a_round_is_done_once_a_replica_confirmed_it_or_the_replica_is_flagged_f
     tmp_path, acks: int
 ) -> None:
     n = 300
-    with throwaway_cluster(tmp_path / "cluster") as cluster:
+    # A long node timeout keeps the frozen replica unflagged well past the 1.5 s window below,
+    # even on a loaded machine.
+    with throwaway_cluster(tmp_path / "cluster", node_timeout_ms=6000) as cluster:
         master = cluster.master_of_slot(0)
         replica = cluster.replica_of(master)
+        role = cluster.client(master).execute_command("ROLE")
+        assert [int(r[1]) for r in role[2]] == [replica], role  # precondition: the replica streams
         # Seeded with the master only: the topology read never waits on the frozen replica.
         client = ClusterClient([f"127.0.0.1:{master}"], retry=PATIENT)
         client.refresh()
@@ -61,7 +65,7 @@ def test_a_round_is_done_once_a_replica_confirmed_it_or_the_replica_is_flagged_f
         try:
             job = threading.Thread(target=run)
             job.start()
-            # Well inside cluster-node-timeout (2 s): the replica is not yet marked failed.
+            # Well inside cluster-node-timeout (6 s): the replica is not yet flagged.
             finished_while_unconfirmed = done.wait(1.5)
             # Once the cluster flags the frozen replica (fail?), its master is no longer waited for.
             finished_while_frozen = done.wait(30)

@@ -136,12 +136,20 @@ class ThrowawayCluster:
         ports: the nodes' ports (client port; the cluster bus is port + 10000).
         password: AUTH password of every node (``requirepass`` and ``masterauth``); None: none.
         tls: serve TLS only, with certificates from :func:`make_test_ca`.
+        node_timeout_ms: cluster-node-timeout (how long before an unresponsive node is flagged).
     """
 
     def __init__(
-        self, root: Path, ports: list[int] = PORTS, *, password: str | None = None, tls: bool = False
+        self,
+        root: Path,
+        ports: list[int] = PORTS,
+        *,
+        password: str | None = None,
+        tls: bool = False,
+        node_timeout_ms: int = 2000,
     ):
         self.root = root
+        self.node_timeout_ms = node_timeout_ms
         self.ports = ports
         self.password = password
         self.tls = tls
@@ -204,7 +212,7 @@ class ThrowawayCluster:
                 "--cluster-config-file",
                 "nodes.conf",
                 "--cluster-node-timeout",
-                "2000",
+                str(self.node_timeout_ms),
                 "--save",
                 "",
                 "--appendonly",
@@ -304,15 +312,18 @@ class ThrowawayCluster:
 
 
 @contextmanager
-def throwaway_cluster(root: Path, *, password: str | None = None, tls: bool = False):
+def throwaway_cluster(
+    root: Path, *, password: str | None = None, tls: bool = False, node_timeout_ms: int = 2000
+):
     """Start a private cluster under ``root``; kill every node afterwards.
 
     Args:
         root: folder for the nodes' files.
         password: AUTH password of every node (None: none).
         tls: serve TLS only (the CA to trust is ``cluster.ca_file``).
+        node_timeout_ms: cluster-node-timeout of every node.
     """
-    cluster = ThrowawayCluster(root, password=password, tls=tls)
+    cluster = ThrowawayCluster(root, password=password, tls=tls, node_timeout_ms=node_timeout_ms)
     try:
         cluster.start()
         yield cluster
