@@ -675,12 +675,15 @@ class Lakehouse:
 
         _register(spark, DeltaBridgeSource)
         projected = arrow_to_spark(pa.schema([arrow.field(c) for c in selected]))
-        spec = ReadSpec(
+        conf = spark.conf
+        spec = ReadSpec(  # tasks planned with the confs Spark's own file scans use
             root=self.storage.root,
             storage_options=self.storage.storage_options,
             partition_columns=[p for p in parts if p in selected],
             files=[(f.path, f.partition_values, f.size_bytes) for f in files],
-            num_partitions=max(2, spark.sparkContext.defaultParallelism * 2),
+            parallelism=max(1, spark.sparkContext.defaultParallelism),
+            max_split_bytes=_byte_size(conf.get("spark.sql.files.maxPartitionBytes", "128m")),
+            open_cost_bytes=_byte_size(conf.get("spark.sql.files.openCostInBytes", "4m")),
         )
         return (
             spark.read.format(SOURCE_NAME)
@@ -752,6 +755,14 @@ def _register(spark: SparkSession, source: type) -> None:
     if not getattr(spark, "_featurelake_bridge", False):
         spark.dataSource.register(source)
         spark._featurelake_bridge = True  # type: ignore[attr-defined]
+
+
+def _byte_size(text: str) -> int:
+    """A Spark byte-size conf value (``134217728b``, ``128m``, ``128mb``, ``1g``) in bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", text.lower())
+    if match is None:
+        raise LakehouseError(f"cannot read the byte size {text!r}; use a Spark size such as 128m")
+    return max(1, int(match[1]) * 1024 ** "bkmgt".index(match[2] or "b"))
 
 
 def _only_files(
