@@ -119,6 +119,7 @@ def redis_target(settings: Settings, *, batch_size: int = 2000) -> Any:
         key_ttl_seconds=settings.online.key_ttl_seconds,
         batch_size=batch_size,
         replica_acks=settings.online.replica_acks,
+        credentials_from=settings.online.credentials_from(),
     )
 
 

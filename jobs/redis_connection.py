@@ -240,6 +240,10 @@ class FeastOnlineSettings(OnlineSettings):
         """The ACL user from feature_store.yaml's connection string."""
         return self._username
 
+    def credentials_from(self) -> str | None:
+        """Where the password and user name come from, for error messages."""
+        return "online_store.connection_string in feature_store.yaml"
+
 
 def _same_path(a: str | Path, b: str | Path) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()

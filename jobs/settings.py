@@ -165,6 +165,10 @@ class OnlineSettings(_Strict):
         """
         return self._secret("username_env", self.username_env)
 
+    def credentials_from(self) -> str | None:
+        """Where the password and user name come from, for error messages (None: these keys)."""
+        return None
+
     def ca_file(self) -> str | None:
         """``ssl_ca_file`` as a string for the Redis client (None: the system CAs)."""
         return None if self.ssl_ca_file is None else str(self.ssl_ca_file)

@@ -134,6 +134,8 @@ class ClusterClient:
         username: Redis 6+ ACL user for ``password`` (None: the default user).
         ssl: connect with TLS, verifying the server certificate and host name.
         ssl_ca_file: PEM CA bundle to trust besides the system CAs (a private CA); needs ``ssl``.
+        credentials_from: where ``password``/``username`` came from, for error messages (None:
+            featurelake.yaml's ``online.password_env``/``online.username_env``).
         socket_timeout: seconds to wait for a reply before treating the node as down.
         connect_timeout: seconds to wait for a TCP connection.
         retry: retry policy for :meth:`execute`.
@@ -147,6 +149,7 @@ class ClusterClient:
         username: str | None = None,
         ssl: bool = False,
         ssl_ca_file: str | None = None,
+        credentials_from: str | None = None,
         socket_timeout: float = 2.0,
         connect_timeout: float = 1.0,
         retry: RetryPolicy | None = None,
@@ -160,6 +163,7 @@ class ClusterClient:
         self._username = username
         self._ssl = ssl
         self._ssl_ca_file = ssl_ca_file
+        self._credentials_from = credentials_from
         self._socket_timeout = socket_timeout
         self._connect_timeout = connect_timeout
         self.retry = retry or RetryPolicy()
@@ -253,6 +257,11 @@ class ClusterClient:
         text = str(err)
         if isinstance(err, AuthenticationError):
             who = f"user {self._username!r} with " if self._username else ""
+            if self._credentials_from is not None:
+                raise ConfigError(
+                    f"Redis node {node} refused {who}the credentials ({text}); fix password= (and username=) "
+                    f"in {self._credentials_from}"
+                ) from None
             if self._password is None:
                 raise ConfigError(
                     f"Redis node {node} requires a password ({text}); set online.password_env to the name of "

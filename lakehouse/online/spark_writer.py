@@ -52,6 +52,7 @@ class RedisTarget:
     )
     username: str | None = None
     ssl_ca_file: str | None = None
+    credentials_from: str | None = None  # where password/username came from (error messages)
 
     def client(self, *, retry: RetryPolicy | None = None) -> ClusterClient:
         """A cluster client with this target's nodes, credentials and TLS options."""
@@ -61,6 +62,7 @@ class RedisTarget:
             username=self.username,
             ssl=self.ssl,
             ssl_ca_file=self.ssl_ca_file,
+            credentials_from=self.credentials_from,
             retry=retry or self.retry,
         )
 

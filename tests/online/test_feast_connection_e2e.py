@@ -206,3 +206,20 @@ def test_feast_materialize_cli_into_password_cluster(spark, cluster, tmp_path: P
     )
     assert f"password={PASSWORD}" in config.online_store.connection_string
     assert _read(FeatureStore(config=config)) == got
+
+
+def test_a_wrong_password_from_feature_store_yaml_is_named_as_such(cluster) -> None:
+    """The engine's password comes from Feast's connection string: the error must point there."""
+    from featurelake.errors import ConfigError
+    from jobs.materialize import redis_target
+    from jobs.redis_connection import online_settings_from_feast, parse_connection_string
+
+    where = "online_store.connection_string in feature_store.yaml"
+    settings = load_settings_from_dict({"project": "p"}, environ={})
+    conn = parse_connection_string(f"{','.join(cluster.nodes[:3])},password=not-the-token", source=where)
+    online = online_settings_from_feast(conn, settings.online, source=where)
+    target = redis_target(settings.model_copy(update={"online": online}))
+    with pytest.raises(ConfigError) as err:
+        target.client().refresh()
+    assert "feature_store.yaml" in str(err.value) and "password=" in str(err.value)
+    assert "online.password_env" not in str(err.value)
