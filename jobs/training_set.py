@@ -15,6 +15,7 @@ count and checksum with the registered ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -252,22 +253,39 @@ def training_set_table(
     return registry.get_training_set(project, name, version)
 
 
+def create_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``featurelake training-set create`` and ``spark-submit jobs/training_set.py``."""
+    decorators = [
+        click.option(
+            "--service", required=True, help="Feature service NAME:VERSION, e.g. fraud_detection:v2."
+        ),
+        click.option(
+            "--entities",
+            required=True,
+            help="Entity rows: a Delta table name, a Delta folder or a parquet path.",
+        ),
+        click.option("--name", required=True, help="Training set name (each create adds a version)."),
+        click.option(
+            "--mode",
+            type=click.Choice(["event_time", "as_known_at"]),
+            default="event_time",
+            show_default=True,
+            help="as_known_at also requires created_timestamp <= the entity timestamp (no backfill leakage).",
+        ),
+        click.option(
+            "--timestamp-column",
+            default=EVENT_TS,
+            show_default=True,
+            help="The entity rows' timestamp column.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
 @click.command(name="training_set.py", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--service", required=True, help="Feature service NAME:VERSION, e.g. fraud_detection:v2.")
-@click.option(
-    "--entities", required=True, help="Entity rows: a Delta table name, a Delta folder or a parquet path."
-)
-@click.option("--name", required=True, help="Training set name.")
-@click.option(
-    "--mode",
-    type=click.Choice(["event_time", "as_known_at"]),
-    default="event_time",
-    show_default=True,
-    help="as_known_at also requires created_timestamp <= the entity timestamp (no backfill leakage).",
-)
-@click.option(
-    "--timestamp-column", default=EVENT_TS, show_default=True, help="The entity rows' timestamp column."
-)
+@create_options
 @click.option(
     "--config",
     "config_path",

@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from jobs.cli.context import AppContext, emit, output_option, pass_app
+from jobs.training_set import create_options
 
 
 def _registry(app: AppContext) -> Any:
@@ -64,24 +65,7 @@ def training_set() -> None:
 
 
 @training_set.command("create")
-@click.option("--service", required=True, help="Feature service NAME:VERSION, e.g. fraud_detection:v2.")
-@click.option(
-    "--entities", required=True, help="Entity rows: a Delta table name, a Delta folder, or a parquet path."
-)
-@click.option("--name", required=True, help="Training set name (each create adds a version).")
-@click.option(
-    "--mode",
-    type=click.Choice(["event_time", "as_known_at"]),
-    default="event_time",
-    show_default=True,
-    help="as_known_at also requires created_timestamp <= the entity time (no backfill leakage).",
-)
-@click.option(
-    "--timestamp-column",
-    default="event_timestamp",
-    show_default=True,
-    help="The entity rows' timestamp column.",
-)
+@create_options
 @_master_option
 @output_option
 @pass_app

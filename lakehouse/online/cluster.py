@@ -226,14 +226,12 @@ class ClusterClient:
             slots = [""] * SLOTS
             known: list[str] = []
             for start, end, master, *replicas in reply:
-                host = (master[0].decode() if isinstance(master[0], bytes) else master[0]) or node.rpartition(
-                    ":"
-                )[0]
+                host = _text(master[0]) or node.rpartition(":")[0]
                 addr = f"{host}:{int(master[1])}"
                 slots[int(start) : int(end) + 1] = [addr] * (int(end) - int(start) + 1)
                 known.append(addr)
                 for r in replicas:
-                    rhost = r[0].decode() if isinstance(r[0], bytes) else r[0]
+                    rhost = _text(r[0])
                     known.append(f"{rhost or host}:{int(r[1])}")
             if "" in slots:
                 errors.append(f"{node}: {slots.count('')} hash slots are not served (cluster_state not ok)")

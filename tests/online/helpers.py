@@ -8,6 +8,26 @@ from pathlib import Path
 from typing import Any
 
 
+def user_activity_definitions() -> Any:
+    """One entity ``user`` and one view ``user_activity`` (clicks Int64, country String, long TTL).
+
+    The view the materialization tests register; returns ``registry.types.Definitions``.
+    """
+    from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
+
+    return Definitions(
+        entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),
+        views=(
+            ViewDef(
+                "user_activity",
+                ("user",),
+                (FeatureDef("clicks", "Int64"), FeatureDef("country", "String")),
+                ttl=timedelta(days=3000),
+            ),
+        ),
+    )
+
+
 def unique_project() -> str:
     """A project name no other test (or engineer) uses, so keys never collide."""
     return "t" + uuid.uuid4().hex[:12]

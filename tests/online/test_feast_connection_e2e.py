@@ -23,9 +23,8 @@ import yaml
 
 from jobs.apply import feast_repo_config
 from jobs.settings import load_settings_from_dict
-from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 from registry.writer import open_registry
-from tests.online.helpers import unique_project
+from tests.online.helpers import unique_project, user_activity_definitions
 from tests.online.throwaway_cluster import ThrowawayCluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -56,17 +55,7 @@ def _lake(spark: Any, home: Path, project: str) -> None:
     try:
         registry.apply_definitions(
             project,
-            Definitions(
-                entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),
-                views=(
-                    ViewDef(
-                        "user_activity",
-                        ("user",),
-                        (FeatureDef("clicks", "Int64"), FeatureDef("country", "String")),
-                        ttl=timedelta(days=3000),
-                    ),
-                ),
-            ),
+            user_activity_definitions(),
             actor="test",
         )
         table = registry.get_view_version(project, "user_activity").table_name

@@ -11,9 +11,8 @@ from jobs.materialize import materialize_view
 from jobs.settings import load_settings_from_dict
 from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from lakehouse.tables import Lakehouse
-from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 from registry.writer import open_registry
-from tests.online.helpers import unique_project
+from tests.online.helpers import unique_project, user_activity_definitions
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
 
@@ -31,17 +30,7 @@ def world(spark, tmp_path_factory, redis_nodes):
     registry = open_registry(settings.registry_url)
     registry.apply_definitions(
         project,
-        Definitions(
-            entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),
-            views=(
-                ViewDef(
-                    "user_activity",
-                    ("user",),
-                    (FeatureDef("clicks", "Int64"), FeatureDef("country", "String")),
-                    ttl=timedelta(days=3000),
-                ),
-            ),
-        ),
+        user_activity_definitions(),
         actor="test",
     )
     vv = registry.get_view_version(project, "user_activity")
