@@ -512,7 +512,7 @@ class ClusterClient:
                 del retry[node_retry_from:]
                 retry.extend(_Pending(p.index, p.command) for p in items)
                 need_refresh = True
-        if wait_refused:  # every reply is read: the connections are idle, the writes were applied
+        if wait_refused:  # every reply is read, so the connections are idle; the job fails fast
             raise ConfigError(
                 f"the Redis cluster refused WAIT ({wait_refused}), so writes cannot wait for replicas; "
                 "set online.replica_acks: 0"

@@ -92,3 +92,30 @@ def test_a_dead_replica_does_not_stall_writes(tmp_path) -> None:
         # Once the cluster marks the replica failed, its master (still a master) is not waited for.
         assert master in cluster.masters()
         assert _read(cluster.nodes, n).count(FeatureStatus.PRESENT) == n
+
+
+def test_a_cluster_that_refuses_wait_gets_a_clear_error(tmp_path) -> None:
+    """Managed Redis may forbid WAIT (here: an ACL user without it): fail fast, naming the setting."""
+    from featurelake.errors import ConfigError
+
+    n = 50
+    with throwaway_cluster(tmp_path / "cluster") as cluster:
+        for port in cluster.ports:
+            cluster.client(port).execute_command(
+                "ACL", "SETUSER", "nowait", "on", ">pw", "~*", "&*", "+@all", "-wait"
+            )
+        client = ClusterClient(cluster.nodes, username="nowait", password="pw", retry=PATIENT)
+        writer = OnlineWriter(client, project="acks", view=VIEW, replica_acks=1)
+        with pytest.raises(ConfigError, match="online.replica_acks: 0"):
+            writer.write_rows(_rows(n))
+        writer.close()
+        # Failing fast is safe to retry: newer-wins makes a re-run with acks=0 write every row.
+        plain = OnlineWriter(
+            ClusterClient(cluster.nodes, username="nowait", password="pw"),
+            project="acks",
+            view=VIEW,
+            replica_acks=0,
+        )
+        assert plain.write_rows(_rows(n)).written == n
+        plain.close()
+        assert _read(cluster.nodes, n).count(FeatureStatus.PRESENT) == n
