@@ -43,9 +43,8 @@ def test_a_round_is_done_once_a_replica_confirmed_it_or_the_replica_is_flagged_f
     # even on a loaded machine.
     with throwaway_cluster(tmp_path / "cluster", node_timeout_ms=6000) as cluster:
         master = cluster.master_of_slot(0)
-        replica = cluster.replica_of(master)
-        role = cluster.client(master).execute_command("ROLE")
-        assert [int(r[1]) for r in role[2]] == [replica], role  # precondition: the replica streams
+        # Precondition: the master lists its replica as online (not just the replica's link up).
+        replica = cluster.wait_streaming(master)
         # Seeded with the master only: the topology read never waits on the frozen replica.
         client = ClusterClient([f"127.0.0.1:{master}"], retry=PATIENT)
         client.refresh()

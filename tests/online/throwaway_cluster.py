@@ -290,6 +290,26 @@ class ThrowawayCluster:
         info = self.client(master).info("replication")
         return int(info["slave0"]["port"])
 
+    def wait_streaming(self, master: int, timeout: float = 30) -> int:
+        """Wait until ``master`` streams to a replica that is online from the master's side.
+
+        A replica reports ``master_link_status:up`` before its master lists it in ``ROLE``
+        (the master puts it online on its first ``REPLCONF ACK``), so tests that rely on the
+        replica acknowledging writes wait for the master's view, not the replica's.
+
+        Returns:
+            The port of the first replica ``ROLE`` lists.
+        """
+        found: list[int] = []
+
+        def streaming() -> bool:
+            role = self.client(master).execute_command("ROLE")
+            found[:] = [int(r[1]) for r in role[2]]
+            return bool(found)
+
+        _wait(streaming, timeout, f"master {master} streaming to a replica")
+        return found[0]
+
     def pause(self, port: int) -> None:
         """Freeze a node (SIGSTOP): it neither answers nor acknowledges replication."""
         self.procs[port].send_signal(signal.SIGSTOP)
