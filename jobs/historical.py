@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from jobs.settings import Settings
     from lakehouse.tables import Lakehouse
     from registry import RegistryReader, ServiceVersion, ViewVersion
+    from registry.types import Purpose
 
 
 class NoFeatureDataWarning(UserWarning):
@@ -118,8 +119,17 @@ def resolve_features(
     *,
     features: Sequence[str] | None = None,
     feature_service: str | None = None,
+    purpose: Purpose = "train",
 ) -> tuple[list[ResolvedView], ServiceVersion | None]:
-    """Resolve feature references or a service to usable view versions (``purpose="train"``).
+    """Resolve feature references or a service to usable view versions.
+
+    Args:
+        registry: where the views and services are defined.
+        project: the registry project.
+        features: ``["view:feature", ...]``.
+        feature_service: ``"name:vN"``.
+        purpose: ``"train"`` refuses archived versions; ``"reproduce"`` (rebuilding a registered
+            training set) reads them, since archiving stops new use, not the audit of old builds.
 
     Raises:
         DefinitionError: neither or both given, malformed or unknown features (all listed).
@@ -132,20 +142,22 @@ def resolve_features(
     if feature_service is not None:
         name, version = parse_service_ref(feature_service)
         service = registry.get_service_version(project, name, version)
-        if service.status == "archived":
+        if service.status == "archived" and purpose != "reproduce":
             raise RegistryError(
                 f"feature service {name} v{service.version} is archived and cannot be used for training; "
                 f"use an active version (featurelake registry show {name})"
             )
         resolved = []
         for part in service.views:
-            vv = registry.assert_usable(project, part.view, str(part.view_major), "train")
+            vv = registry.assert_usable(project, part.view, str(part.view_major), purpose)
             resolved.append(ResolvedView(view=vv, features=tuple(part.features), table=vv.table_name))
         return resolved, service
-    return _resolve_refs(registry, project, list(features or [])), None
+    return _resolve_refs(registry, project, list(features or []), purpose), None
 
 
-def _resolve_refs(registry: RegistryReader, project: str, refs: list[str]) -> list[ResolvedView]:
+def _resolve_refs(
+    registry: RegistryReader, project: str, refs: list[str], purpose: Purpose
+) -> list[ResolvedView]:
     problems: list[str] = []
     wanted: dict[str, list[str]] = {}
     for ref in refs:
@@ -162,7 +174,7 @@ def _resolve_refs(registry: RegistryReader, project: str, refs: list[str]) -> li
     resolved = []
     for view, feats in wanted.items():
         try:
-            vv = registry.assert_usable(project, view, None, "train")
+            vv = registry.assert_usable(project, view, None, purpose)
         except RegistryError as err:
             problems.append(str(err))
             continue
@@ -315,6 +327,7 @@ def build_historical(
     naive_timestamps: NaiveTimestamps = "reject",
     pinned_versions: Mapping[str, int] | None = None,
     entity_version: int | None = None,
+    purpose: Purpose = "train",
 ) -> HistoricalResult:
     """Resolve, read and join; return the frame with the exact inputs used.
 
@@ -332,6 +345,7 @@ def build_historical(
         naive_timestamps: reject naive timestamps or read them as UTC.
         pinned_versions: table name -> Delta version to read (reproduction); default latest.
         entity_version: Delta version of an entity table (reproduction); default latest.
+        purpose: ``"reproduce"`` reads archived service and view versions (see resolve_features).
 
     Raises:
         DefinitionError: bad feature references, missing entity columns (all listed).
@@ -339,7 +353,7 @@ def build_historical(
         LakehouseError: missing tables or versions.
     """
     resolved, service = resolve_features(
-        registry, project, features=features, feature_service=feature_service
+        registry, project, features=features, feature_service=feature_service, purpose=purpose
     )
     entities, source = load_entities(
         spark,

@@ -15,9 +15,9 @@ count and checksum with the registered ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -241,6 +241,8 @@ def reproduce_training_set(
         timestamp_column=params.get("timestamp_column", EVENT_TS),
         entity_version=ts.entity_source.version,
         pinned_versions={t.table: t.version for t in ts.feature_tables if t.version is not None},
+        # A training set built before its service was archived must stay reproducible.
+        purpose="reproduce",
     )
     got = checksum(result.frame)
     return Reproduction(name=name, version=ts.version, expected=ts.checksum, got=str(got))
@@ -251,6 +253,60 @@ def training_set_table(
 ) -> TrainingSet:
     """The registered training set version (its ``output`` is the table and Delta version to read)."""
     return registry.get_training_set(project, name, version)
+
+
+def read_training_set(
+    *,
+    lakehouse: Lakehouse,
+    registry: RegistryReader,
+    project: str,
+    name: str,
+    version: int | None = None,
+    as_: Literal["arrow", "pandas", "spark"] = "arrow",
+    spark: SparkSession | None = None,
+    columns: Sequence[str] | None = None,
+) -> Any:
+    """Read a training set by name, at the exact Delta version registered for it.
+
+    The snapshot is immutable: the same name and version return the same rows however the
+    feature tables moved on since (a training set is its own table, written once).
+
+    Args:
+        lakehouse: where the training set's table lives.
+        registry: the registry that holds the training set.
+        project: registry project.
+        name: the training set name.
+        version: training set version (default: the newest).
+        as_: ``"arrow"`` (a ``pyarrow.Table``) and ``"pandas"`` (tz-aware UTC timestamps) read
+            with delta-rs, no JVM; ``"spark"`` returns a Spark DataFrame and needs ``spark``.
+        spark: the Spark session (only for ``as_="spark"``).
+        columns: read only these columns (default: all).
+
+    Returns:
+        A ``pyarrow.Table``, a ``pandas.DataFrame`` or a Spark ``DataFrame``.
+
+    Raises:
+        RegistryError: unknown training set or version.
+        LakehouseError: the table or its version is gone (vacuumed), or ``as_="spark"`` without ``spark``.
+    """
+    from lakehouse.training import read_snapshot_arrow
+
+    ts = registry.get_training_set(project, name, version)
+    table, delta_version = ts.output.table, ts.output.version
+    if delta_version is None:
+        raise LakehouseError(
+            f"training set {name} v{ts.version} has no pinned Delta version; rebuild it with "
+            "`featurelake training-set create`"
+        )
+    if as_ == "spark":
+        if spark is None:
+            raise LakehouseError(f"read_training_set({name!r}, as_='spark') needs spark=<SparkSession>")
+        frame = lakehouse.read(spark, table, version=delta_version)
+        return frame.select(*columns) if columns else frame
+    if as_ not in ("arrow", "pandas"):
+        raise LakehouseError(f"as_={as_!r} is not one of 'arrow', 'pandas', 'spark'")
+    arrow = read_snapshot_arrow(lakehouse, table, delta_version, columns=columns)
+    return arrow if as_ == "arrow" else arrow.to_pandas()
 
 
 def create_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -342,7 +398,14 @@ def main(argv: list[str] | None = None) -> None:
     run_click_entrypoint(submit_main, argv, prog_name="training_set.py")
 
 
-__all__ = ["Checksum", "CreatedTrainingSet", "Reproduction", "create_training_set", "reproduce_training_set"]
+__all__ = [
+    "Checksum",
+    "CreatedTrainingSet",
+    "Reproduction",
+    "create_training_set",
+    "read_training_set",
+    "reproduce_training_set",
+]
 
 
 if __name__ == "__main__":

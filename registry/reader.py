@@ -138,8 +138,8 @@ class RegistryReader:
     ) -> ViewVersion:
         """The view version if it may be used for ``purpose``.
 
-        Archived versions cannot be backfilled, materialized, served or trained on; drafts
-        cannot be served.
+        Archived versions cannot be backfilled, materialized, served or trained on (only read
+        to reproduce a training set); drafts cannot be served.
 
         Raises:
             RegistryError: naming the version, its status and the fix.

@@ -26,7 +26,9 @@ ALLOWED_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
 RunKind = Literal["backfill", "materialize", "training-set", "maintenance"]
 RUN_KINDS: tuple[RunKind, ...] = ("backfill", "materialize", "training-set", "maintenance")
 RunStatus = Literal["running", "succeeded", "failed", "abandoned"]
-Purpose = Literal["backfill", "materialize", "serve", "train"]
+# "reproduce": rebuild a registered training set from its pinned inputs; archived versions stay
+# readable for that (archiving stops new use, not the audit of what was already built).
+Purpose = Literal["backfill", "materialize", "serve", "train", "reproduce"]
 ChangeKind = Literal["added", "minor", "breaking", "unchanged", "removed"]
 
 NodeKind = Literal[

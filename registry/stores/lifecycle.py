@@ -153,14 +153,14 @@ def assert_usable(
 ) -> ViewVersion:
     """The view version, if it may be used for ``purpose``.
 
-    Archived versions cannot be backfilled, materialized, served or trained on; drafts
-    cannot be served.
+    Archived versions cannot be backfilled, materialized, served or trained on (they can be
+    read to reproduce a training set built before they were archived); drafts cannot be served.
 
     Raises:
         RegistryError: naming the version, its status and the fix.
     """
     vv = views.get_view_version(conn, project, view, version)
-    if vv.status == "archived":
+    if vv.status == "archived" and purpose != "reproduce":
         raise RegistryError(
             f"feature view {view!r} version {vv.version} is archived and cannot be used to {purpose}; "
             f"use an active version (`featurelake registry show {view}`) or re-apply the definition"

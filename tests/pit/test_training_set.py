@@ -290,3 +290,87 @@ def test_failed_build_is_recorded_as_failed(world):
     assert [r.status for r in runs] == ["failed"] and "merchant_id" in (runs[0].error or "")
     with pytest.raises(RegistryError):
         world.registry.get_training_set(PROJECT, "bad")
+
+
+def _build(world, name: str, service: str = "fraud:v2"):
+    world.lakehouse.write(world.spark.createDataFrame(entities_pdf(ENTITIES)), "labels", mode="overwrite")
+    return create_training_set(
+        spark=world.spark,
+        lakehouse=world.lakehouse,
+        registry=world.registry,
+        project=PROJECT,
+        name=name,
+        service=service,
+        entities="labels",
+        actor="tester",
+    )
+
+
+def _reproduce(world, name: str):
+    return reproduce_training_set(
+        spark=world.spark, lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name=name
+    )
+
+
+def test_a_training_set_is_read_by_name_as_arrow_pandas_and_spark(world):
+    from jobs.training_set import read_training_set
+
+    first = _build(world, "by_name")
+    world.write_users([(1, day(2, 6), day(5), 25.0, 3)])  # changes row 1 for any later build
+    second = _build(world, "by_name")
+    assert second.checksum != first.checksum
+
+    def read(**kw):
+        return read_training_set(
+            lakehouse=world.lakehouse, registry=world.registry, project=PROJECT, name="by_name", **kw
+        )
+
+    arrow_v1 = read(version=1)
+    assert arrow_v1.num_rows == first.rows
+    spend_v1 = dict(
+        zip(arrow_v1.column("row_id").to_pylist(), arrow_v1.column("spend").to_pylist(), strict=True)
+    )
+    assert spend_v1[1] == 20.0
+    newest = read(as_="pandas")  # default: newest version
+    assert dict(zip(newest["row_id"], newest["spend"], strict=True))[1] == 25.0
+    assert str(newest["event_timestamp"].dt.tz) == "UTC"
+    sdf = read(version=1, as_="spark", spark=world.spark, columns=["row_id", "spend"])
+    assert sdf.columns == ["row_id", "spend"]
+    assert {r["row_id"]: r["spend"] for r in sdf.collect()} == spend_v1
+    assert str(checksum(read(version=1, as_="spark", spark=world.spark))) == first.checksum
+    with pytest.raises(RegistryError, match="by_name"):
+        read(version=9)
+    from featurelake.errors import LakehouseError
+
+    with pytest.raises(LakehouseError, match="spark="):
+        read(as_="spark")
+
+
+def test_an_archived_service_stays_reproducible_but_refuses_new_builds(world):
+    _build(world, "archived_later", service="fraud:v1")
+    for status in ("deprecated", "archived"):
+        world.registry.set_status(
+            PROJECT, "fraud", 1, status, reason="retired", actor="t", object_type="service"
+        )
+    assert _reproduce(world, "archived_later").equal
+    with pytest.raises(RegistryError, match="archived"):
+        _build(world, "archived_later", service="fraud:v1")
+
+
+def test_reproduce_reports_different_when_a_pinned_file_was_rewritten(world):
+    """The checksum comparison catches storage that changed under a pinned version."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    created = _build(world, "tampered")
+    pinned = created.feature_tables[world.user_table]
+    dt = DeltaTable(world.lakehouse.table_uri(world.user_table), version=pinned)
+    path = next(p for p in dt.file_uris() if "event_date=2026-01-02" in p)
+    table = pq.read_table(path)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("spend"), "spend", pc.multiply(table["spend"], 2.0)),
+        path,
+    )
+    repro = _reproduce(world, "tampered")
+    assert not repro.equal and repro.expected == created.checksum and repro.got != created.checksum
