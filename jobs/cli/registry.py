@@ -39,13 +39,13 @@ def _as_dict(obj: Any) -> Any:
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
     def render(console: Console) -> None:
-        table = Table(title=title, show_lines=False)
+        from rich.markup import escape
+
+        table = Table(title=escape(title), show_lines=False)
         for c in columns:
             table.add_column(c, overflow="fold")
         for r in rows:
             # markup=False semantics: escape user text so names like "[x]" print verbatim
-            from rich.markup import escape
-
             table.add_row(*(escape("" if v is None else str(v)) for v in r))
         console.print(table)
 

@@ -290,6 +290,57 @@ class RegistryContract:
         assert reg.get_view_version(project, "user_stats", "1.0").status == "deprecated"
         assert reg.audit(project=project, limit=1)[0].action == "status.set.forced"
 
+    def _service_at(self, reg: Registry, project: str, status: str) -> None:
+        reg.apply_definitions(project, repo(), actor="alice", status="draft")
+        for step in self.PATHS[status]:
+            reg.set_status(
+                project, "fraud", 1, step, reason=f"to {step}", actor="alice", object_type="service"
+            )  # type: ignore[arg-type]
+        assert reg.get_service_version(project, "fraud", 1).status == status
+
+    @pytest.mark.parametrize(
+        "current,target",
+        [
+            (c, t)
+            for c in ("draft", "active", "deprecated", "archived")
+            for t in ("draft", "active", "deprecated", "archived")
+        ],
+    )
+    def test_service_version_transitions(
+        self, reg: Registry, project: str, current: str, target: str
+    ) -> None:
+        self._service_at(reg, project, current)
+        if (current, target) in self.ALLOWED:
+            assert reg.set_status(
+                project, "fraud", 1, target, reason="review #7", actor="dave", object_type="service"
+            ) == ("1", current, target)  # type: ignore[arg-type]
+            sv = reg.get_service_version(project, "fraud", 1)
+            assert sv.status == target
+            entry = reg.audit(project=project, action="status.set", limit=1)[0]
+            assert (entry.actor, entry.object_key, entry.before, entry.after) == (
+                "dave",
+                "fraud@1",
+                {"status": current},
+                {"status": target, "reason": "review #7"},
+            )
+        else:
+            with pytest.raises(RegistryError, match=f"is {current}; it cannot become {target}"):
+                reg.set_status(project, "fraud", 1, target, reason="try", actor="dave", object_type="service")  # type: ignore[arg-type]
+            assert reg.get_service_version(project, "fraud", 1).status == current
+
+    def test_archiving_a_view_an_active_service_uses_is_refused_unless_forced(
+        self, reg: Registry, project: str
+    ) -> None:
+        reg.apply_definitions(project, repo(), actor="alice")
+        reg.set_status(project, "user_stats", "1", "deprecated", reason="old", actor="carol", force=True)
+        with pytest.raises(
+            RegistryError, match=r"cannot make .* archived: active feature services use it: fraud@1"
+        ):
+            reg.set_status(project, "user_stats", "1", "archived", reason="gone", actor="carol")
+        assert reg.get_view_version(project, "user_stats", "1.0").status == "deprecated"
+        reg.set_status(project, "user_stats", "1", "archived", reason="gone", actor="carol", force=True)
+        assert reg.get_view_version(project, "user_stats", "1.0").status == "archived"
+
     def test_deprecating_the_service_first_frees_the_view(self, reg: Registry, project: str) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
         reg.set_status(project, "fraud", 1, "deprecated", reason="v2 coming", actor="carol")
@@ -481,6 +532,64 @@ class RegistryContract:
         )
         created = reg.audit(project=project, action="view_version.create")[0]
         assert created.actor == "alice" and created.after["version"] == "1.0"  # type: ignore[index]
+
+    def test_every_kind_of_change_leaves_its_audit_row(self, reg: Registry, project: str) -> None:
+        reg.apply_definitions(project, repo(), actor="alice")
+        first = max(a.id for a in reg.audit(project=project, limit=100))
+        # minor: a description change; entity owner change; then view + service removed and restored
+        reg.apply_definitions(
+            project,
+            Definitions(
+                entities=(dataclasses.replace(USER, owner="fraud-team"), MERCHANT),
+                sources=(TX,),
+                views=(dataclasses.replace(STATS, description="7-day spend"),),
+                services=(SERVICE,),
+            ),
+            actor="bob",
+        )
+        reg.apply_definitions(project, Definitions(entities=(USER, MERCHANT), sources=(TX,)), actor="bob")
+        reg.apply_definitions(project, repo(), actor="bob")
+        run_id = reg.start_run(project, "backfill", {"view": "user_stats"}, "carol")
+        reg.finish_run(run_id, status="succeeded", outputs=[{"table": "user_stats__v1", "version": 1}])
+        reg.set_watermark(
+            project, "user_stats", 1, "materialize", datetime(2024, 1, 2, tzinfo=UTC), actor="carol"
+        )
+        reg.register_training_set(
+            project,
+            "ts",
+            service="fraud",
+            service_version=1,
+            entity_source={"table": "labels", "version": 0},
+            feature_tables=[{"table": "user_stats__v1", "version": 1}],
+            features=["user_stats:amount_sum_7d"],
+            output={"table": "training_set__ts", "version": 0},
+            row_count=1,
+            checksum="1:00",
+            actor="carol",
+        )
+        reg.register_model(project, "fraud_model", training_set="ts", training_set_version=1, actor="carol")
+        reg.set_status(project, "fraud", 1, "deprecated", reason="v2", actor="dave", object_type="service")
+        later = sorted((a for a in reg.audit(project=project, limit=100) if a.id > first), key=lambda a: a.id)
+        got = [(a.actor, a.action, a.object_key) for a in later]
+        assert ("bob", "entity.update", "user") in got
+        assert ("bob", "view_version.create", "user_stats@1.1") in got  # the minor change
+        assert ("bob", "view.remove", "user_stats") in got and ("bob", "service.remove", "fraud") in got
+        assert ("bob", "view.restore", "user_stats") in got and ("bob", "service.restore", "fraud") in got
+        actions = {a for _, a, _ in got}
+        assert {
+            "run.start",
+            "run.succeeded",
+            "watermark.set",
+            "training_set.register",
+            "model.register",
+            "status.set",
+        } <= actions, sorted(actions)
+        # Each row carries its before/after: the status change says from what to what.
+        status_row = next(a for a in later if a.action == "status.set")
+        assert (status_row.before, status_row.after) == (
+            {"status": "active"},
+            {"status": "deprecated", "reason": "v2"},
+        )
 
     def test_audit_rows_cannot_be_updated_or_deleted(self, reg: Registry, project: str) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
