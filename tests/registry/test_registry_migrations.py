@@ -153,3 +153,23 @@ def test_a_sqlite_registry_under_a_file_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot create the folder" in lines[0], result.stderr
+
+
+@pytest.fixture
+def silent_server():  # type: ignore[no-untyped-def]
+    """A TCP server on 127.0.0.1 that accepts connections and never says a word."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.mark.timeout(60)  # a hang fails the test; no wall-clock assertion
+def test_a_registry_that_accepts_but_never_answers_fails_after_the_connect_timeout(silent_server) -> None:
+    url = f"postgresql+psycopg://u:secret@127.0.0.1:{silent_server}/x"
+    with pytest.raises(ServiceUnavailableError, match=rf"127.0.0.1:{silent_server}/x did not answer") as err:
+        open_registry(url, connect_timeout_s=2)
+    assert "secret" not in str(err.value)
