@@ -665,12 +665,28 @@ def options_from_cli(
 def run_with_progress(
     spark: SparkSession, settings: Settings, options: BackfillOptions, *, actor: str
 ) -> BackfillResult:
-    """Run a backfill with a rich progress bar and log lines on stderr."""
+    """Run a backfill with a rich progress bar and log lines on stderr.
+
+    On a terminal: a progress bar and rich log lines. Elsewhere (spark-submit on a cluster, CI,
+    a scheduler's log file): one plain, unwrapped line per chunk and step, which log collectors
+    and ``grep`` read as they are.
+    """
+    import sys
+
     from rich.console import Console
     from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        plain = logging.StreamHandler(sys.stderr)
+        plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s backfill: %(message)s"))
+        log.addHandler(plain)
+        log.setLevel(logging.INFO)
+        try:
+            return run_backfill(spark, settings, options, actor=actor)
+        finally:
+            log.removeHandler(plain)
     handler = RichHandler(console=console, show_path=False, markup=False)
     log.addHandler(handler)
     log.setLevel(logging.INFO)

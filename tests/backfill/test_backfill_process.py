@@ -120,7 +120,7 @@ def test_killed_backfill_leaves_table_unchanged_and_rerun_completes(spark, lake)
 def test_standalone_cluster_and_local_mode_produce_identical_tables(spark, lake, spark_master):
     table = "user_counts__v1"
     local = subprocess.run(
-        _submit(lake, "--view", "user_counts", "--start", str(D1), "--end", str(D2)),
+        _submit(lake, "--view", "user_counts", "--start", str(D1), "--end", str(D2), "--chunk-days", "2"),
         env=_env(),
         cwd=REPO_ROOT,
         capture_output=True,
@@ -128,6 +128,13 @@ def test_standalone_cluster_and_local_mode_produce_identical_tables(spark, lake,
         timeout=600,
     )
     assert local.returncode == 0, local.stderr[-3000:]
+    # Progress per date chunk on the terminal, as the job log has it (spark-submit's PythonRunner
+    # merges the driver's stderr into its stdout).
+    terminal = local.stdout + local.stderr
+    for i, (lo, hi) in enumerate(
+        [(D1, D1 + timedelta(days=1)), (D1 + timedelta(days=2), D1 + timedelta(days=3)), (D2, D2)], 1
+    ):
+        assert f"chunk {i}/3: days {lo}..{hi} computed" in terminal, terminal[-3000:]
     local_rows, local_version = lake.rows(spark, table), lake.lakehouse.version(table)
     on_cluster = subprocess.run(
         _submit(lake, "--view", "user_counts", "--start", str(D1), "--end", str(D2), master=spark_master),
