@@ -559,18 +559,40 @@ class ViewSpec(_Frozen):
         transform: an AggregationTransform or a SparkTransform.
         expectations: data expectations checked before a backfill commits.
         zorder_by: columns to Z-order by after a backfill; None means the join keys.
+        online_key_ttl: Redis key expiry after the view's materialization writes an entity
+            (whole seconds, e.g. ``timedelta(days=7)`` or ``"7d"``). It overrides the global
+            ``online.key_ttl_seconds``; ``timedelta(0)``: this view's writes set no expiry even
+            when that is set; None inherits it. Changing it is a minor (non-breaking) change.
+            Views sharing an entity share one Redis hash and so one expiry: see "Key expiry"
+            in the README.
     """
 
     view: str
     transform: Transform
     expectations: tuple[Expectation, ...] = ()
     zorder_by: tuple[str, ...] | None = None
+    online_key_ttl: timedelta | None = None
 
     @field_validator("view")
     @classmethod
     def _view_name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError(f"view {value!r} is not a valid name (letters, digits, underscore)")
+        return value
+
+    @field_validator("online_key_ttl", mode="before")
+    @classmethod
+    def _parse_key_ttl(cls, value: Any) -> Any:
+        return value if value is None else _parse_window(value)
+
+    @field_validator("online_key_ttl")
+    @classmethod
+    def _whole_seconds(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and (value < timedelta(0) or value.microseconds):
+            raise ValueError(
+                f"online_key_ttl {value} must be zero or more whole seconds (Redis EXPIRE); "
+                "write e.g. timedelta(days=7), or timedelta(0) for keys that never expire"
+            )
         return value
 
     def feature_names(self) -> tuple[str, ...] | None:
@@ -597,7 +619,25 @@ class ViewSpec(_Frozen):
             ),
             "zorder_by": list(self.zorder_by) if self.zorder_by is not None else None,
         }
+        if self.online_key_ttl is not None:  # only when set: existing definitions keep their hash
+            non_breaking["online_key_ttl_seconds"] = int(self.online_key_ttl.total_seconds())
         return {"view": self.view, "breaking": {"transform": breaking}, "non_breaking": non_breaking}
+
+
+def online_key_ttl_seconds(definition: Mapping[str, Any]) -> int | None:
+    """The view's own Redis key expiry recorded in a definition (:func:`view_definition`).
+
+    Args:
+        definition: what :func:`view_definition` returned (the registry keeps it as the
+            ``"spec"`` of a view version's stored definition).
+
+    Returns:
+        Seconds; 0 when the view says its keys never expire; None when it does not say (the
+        global ``online.key_ttl_seconds`` applies).
+    """
+    spec = (definition.get("non_breaking") or {}).get("spec") or {}
+    value = spec.get("online_key_ttl_seconds")
+    return None if value is None else int(value)
 
 
 # --------------------------------------------------------------------------- definitions & hashes

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from featurelake.errors import ConfigError, FeatureStoreError
-from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, partitions_covering
+from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, online_key_ttl_seconds, partitions_covering
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -100,8 +100,35 @@ def parse_timestamp(text: str, *, option: str) -> datetime:
         ) from None
 
 
-def redis_target(settings: Settings, *, batch_size: int = 2000) -> Any:
-    """The executors' write target from the online settings."""
+def key_ttl_seconds(settings: Settings, definition: dict[str, Any]) -> int | None:
+    """The Redis key expiry of one view's writes: the view's ``ViewSpec.online_key_ttl`` (0 =
+    none) recorded in its registry definition, else the global ``online.key_ttl_seconds``, else none.
+
+    Args:
+        settings: featurelake settings.
+        definition: the view version's stored definition (``ViewVersion.definition``, which
+            holds :func:`featurelake.spec.view_definition`'s output under ``"spec"``).
+    """
+    own = online_key_ttl_seconds(definition.get("spec") or {})
+    if own is None:
+        return settings.online.key_ttl_seconds
+    return own or None
+
+
+def redis_target(
+    settings: Settings, *, batch_size: int = 2000, definition: dict[str, Any] | None = None
+) -> Any:
+    """The executors' write target from the online settings.
+
+    Args:
+        settings: featurelake settings (``online.*``).
+        batch_size: rows per pipelined round.
+        definition: the view version's stored definition, for its own key expiry (None: the
+            global ``online.key_ttl_seconds``); see :func:`key_ttl_seconds`.
+
+    Raises:
+        ConfigError: no Redis nodes configured.
+    """
     from lakehouse.online.spark_writer import RedisTarget
 
     if not settings.online.nodes:
@@ -116,7 +143,7 @@ def redis_target(settings: Settings, *, batch_size: int = 2000) -> Any:
         username=settings.online.username(),
         ssl=settings.online.ssl,
         ssl_ca_file=settings.online.ca_file(),
-        key_ttl_seconds=settings.online.key_ttl_seconds,
+        key_ttl_seconds=key_ttl_seconds(settings, definition or {}),
         batch_size=batch_size,
         replica_acks=settings.online.replica_acks,
         credentials_from=settings.online.credentials_from(),
@@ -275,7 +302,7 @@ def materialize_view(
 
     Args:
         spark: the Spark session.
-        settings: featurelake settings (project, online nodes, key TTL).
+        settings: featurelake settings (project, online nodes, default key TTL).
         registry: the registry (view version, status, runs, watermark).
         lakehouse: the Delta tables.
         view: the feature view name.
@@ -307,7 +334,7 @@ def materialize_view(
         raise ConfigError("give either --incremental or --start/--end, not both")
     vv = registry.assert_usable(settings.project, view, version, "materialize")
     online_view = online_view_from_registry(vv)
-    target = redis_target(settings)
+    target = redis_target(settings, definition=vv.definition)
     end = _utc(end) if end else datetime.now(UTC)
     start = _utc(start) if start else None
     if start is not None and start >= end:

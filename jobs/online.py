@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from featurelake.errors import DefinitionError
+from featurelake.errors import DefinitionError, RegistryError
 from lakehouse.online import (
     ClusterClient,
     FeatureColumn,
@@ -80,6 +80,22 @@ def online_view_from_registry(version: Any) -> OnlineView:
     )
 
 
+@dataclass(frozen=True)
+class ServiceState:
+    """The registry's word on one feature service reference (``name`` or ``name:vN``).
+
+    Attributes:
+        version: the service version the reference means, ``"name:vN"``.
+        status: that version's lifecycle status (``active``, ``deprecated``, ``archived``...).
+        archived_views: view versions it pins that are archived (``"view v1"``), which the
+            online store no longer serves.
+    """
+
+    version: str
+    status: str
+    archived_views: tuple[str, ...] = ()
+
+
 @dataclass
 class FeatureCatalog:
     """What online requests may name.
@@ -88,8 +104,10 @@ class FeatureCatalog:
         project: the Feast project (suffix of every Redis key).
         views: feature view name -> online layout.
         on_demand: on-demand feature view name -> Feast ``OnDemandFeatureView``.
-        services: service name -> ``[(view or on-demand view, features)]``.
+        services: service name (or ``name:vN``) -> ``[(view or on-demand view, features)]``.
         statuses: view name -> registry status (``active``, ``archived``...); missing = unknown.
+        service_states: service name and ``name:vN`` -> registry status; missing = unknown
+            (no registry, or a service that was never applied).
     """
 
     project: str
@@ -97,6 +115,7 @@ class FeatureCatalog:
     on_demand: dict[str, Any] = field(default_factory=dict)
     services: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
+    service_states: dict[str, ServiceState] = field(default_factory=dict)
 
     @classmethod
     def from_feast(
@@ -127,20 +146,16 @@ class FeatureCatalog:
         """``[(view, feature)]`` for a feature list or a service, in request order.
 
         Raises:
-            InvalidRequestError: both or neither given, an unknown view/feature/service, an
-                archived or draft view (every problem listed).
+            InvalidRequestError: both or neither given, an unknown view/feature/service or
+                service version, an archived service version, an archived or draft view
+                (every problem listed).
         """
         if bool(features) == bool(feature_service):
             raise InvalidRequestError(
                 "give either features=[...] or feature_service=..., not both or neither"
             )
         if feature_service:
-            name = feature_service if feature_service in self.services else feature_service.split(":")[0]
-            if name not in self.services:
-                raise InvalidRequestError(
-                    f"feature service {feature_service!r} does not exist; known services: {sorted(self.services)}"
-                )
-            refs = [(v, f) for v, feats in self.services[name] for f in feats]
+            refs = [(v, f) for v, feats in self.services[self._service(feature_service)] for f in feats]
         else:
             refs = []
             bad = []
@@ -186,6 +201,44 @@ class FeatureCatalog:
         if problems:
             raise InvalidRequestError(list(dict.fromkeys(problems)))
         return refs
+
+    def _service(self, ref: str) -> str:
+        """The ``services`` key a service reference (``name`` or ``name:vN``) means, if it may be served.
+
+        Raises:
+            InvalidRequestError: an unknown service or version, or an archived service version
+                (or one pinning an archived view version).
+        """
+        name, sep, _ = ref.partition(":")
+        versions = sorted(k for k in self.services if k.startswith(f"{name}:"))
+        if ref not in self.services:
+            if not sep or name not in self.services or versions:
+                known = sorted(k for k in self.services if ":" not in k)
+                raise InvalidRequestError(
+                    f"feature service {ref!r} does not exist; known services: {known}"
+                    + (f"; versions of {name!r}: {versions}" if versions else "")
+                )
+            ref = name  # no registry: the repo's definition is the only version there is
+        state = self.service_states.get(ref)
+        if state is not None and state.status == "archived":
+            if ref == name:
+                fix = (
+                    f"every version of {name!r} is archived; change its definition and run "
+                    "`featurelake apply` to create a new version, or request another service"
+                )
+            else:
+                fix = f"request an active version (`featurelake registry show {name}` lists them)"
+            raise InvalidRequestError(
+                f"feature service {state.version} is archived and cannot be served; {fix} "
+                "(archived versions cannot be re-activated)"
+            )
+        if state is not None and state.archived_views:
+            raise InvalidRequestError(
+                f"feature service {state.version} ({state.status}) uses archived view version(s) "
+                f"{list(state.archived_views)}, which are no longer served; request a version of "
+                f"{name!r} built on active views (`featurelake registry show {name}`)"
+            )
+        return ref
 
 
 @dataclass
@@ -464,11 +517,42 @@ def load_catalog(settings: Any, *, registry: Any | None = None) -> FeatureCatalo
             catalog.statuses[vv.name] = vv.status
             if vv.entities and vv.name not in catalog.on_demand:  # on-demand views have no stored values
                 catalog.views.setdefault(vv.name, online_view_from_registry(vv))
-        for sv in registry.list_services(settings.project):
-            feats = [(f.view, tuple(f.features)) for f in sv.views]
-            catalog.services.setdefault(sv.name, feats)
-            catalog.services[f"{sv.name}:v{sv.version}"] = feats
+        names = {s.name for s in services} | {s.name for s in registry.list_services(settings.project)}
+        for name in sorted(names):
+            _add_service_versions(catalog, registry, settings.project, name)
     return catalog
+
+
+def _add_service_versions(catalog: FeatureCatalog, registry: Any, project: str, name: str) -> None:
+    """Every registry version of service ``name`` as ``name:vN``, and ``name``'s current status."""
+    try:
+        versions = registry.list_service_versions(project, name)
+    except RegistryError:
+        return  # in the feature repo but never applied: nothing the registry can say
+    archived_majors: dict[tuple[str, int], bool] = {}
+    for sv in versions:
+        ref = f"{name}:v{sv.version}"
+        catalog.services[ref] = [(f.view, tuple(f.features)) for f in sv.views]
+        pinned = []
+        for part in sv.views:
+            key = (part.view, part.view_major)
+            if key not in archived_majors:
+                try:
+                    status = registry.get_view_version(project, part.view, str(part.view_major)).status
+                except RegistryError:
+                    status = "unknown"
+                archived_majors[key] = status == "archived"
+            if archived_majors[key]:
+                pinned.append(f"{part.view} v{part.view_major}")
+        catalog.service_states[ref] = ServiceState(ref, sv.status, tuple(pinned))
+    # ``name`` alone means the newest active version, else the newest non-archived one (as the
+    # registry resolves it); when every version is archived it means the newest, refused.
+    current = next((sv for sv in reversed(versions) if sv.status == "active"), None) or next(
+        (sv for sv in reversed(versions) if sv.status != "archived"), versions[-1] if versions else None
+    )
+    if current is not None:
+        catalog.services.setdefault(name, catalog.services[f"{name}:v{current.version}"])
+        catalog.service_states[name] = catalog.service_states[f"{name}:v{current.version}"]
 
 
 def connect(settings: Any, catalog: FeatureCatalog) -> OnlineFeatureClient:

@@ -2,8 +2,15 @@
 
 Each entity row becomes one ``EVALSHA`` of :data:`NEWER_WINS_LUA` on the master that owns
 the key: the script parses the stored ``_ts:<view>`` protobuf Timestamp and writes the row
-(timestamp and feature fields, plus an optional EXPIRE) only if the row's event time is the
-same or newer. Check and write happen atomically inside Redis, so concurrent writers of
+(timestamp and feature fields, plus an optional expiry) only if the row's event time is the
+same or newer.
+
+Expiry: every view of an entity shares one hash (Feast's layout), so one expiry. A write with
+a key TTL only ever extends the hash's expiry to at least that TTL (``EXPIRE`` when the time
+left is shorter, or the hash had none), never shortens it, so a view with a short TTL cannot
+evict the fresh values of a view with a longer one; a write without a key TTL leaves the
+expiry as it is (as Feast does). The hash thus lives until the longest TTL among the views
+writing it has passed since their last write. Check and write happen atomically inside Redis, so concurrent writers of
 overlapping windows always end with the newest value; replaying a batch after a failover is
 harmless. (Feast reads every ``_ts`` first and then writes: a race between two writers can
 leave an older value.) An equal timestamp overwrites, so re-materializing a corrected row
@@ -55,9 +62,11 @@ if old then
   local ns, nn = ts_of(ARGV[2])
   if ns < os or (ns == os and nn < on) then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 4))
 local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+local left = 0
+if ttl > 0 then left = redis.call('TTL', KEYS[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], unpack(ARGV, 4))
+if ttl > 0 and left < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 """
 NEWER_WINS_SHA = hashlib.sha1(NEWER_WINS_LUA.encode()).hexdigest()  # noqa: S324 - Redis script id
@@ -81,7 +90,8 @@ class OnlineWriter:
         client: the cluster client (its retry policy decides how long failovers may take).
         project: the Feast project name (suffix of every key).
         view: the view's online layout.
-        key_ttl_seconds: EXPIRE every written key after this many seconds (None: never).
+        key_ttl_seconds: keep every written key at least this many seconds (extending, never
+            shortening, its expiry); None: leave the expiry as it is.
         batch_size: rows per pipelined round (per batch, one round trip per master).
         replica_acks: a round is done only when this many replicas of each master confirmed
             it (Redis ``WAIT``), so a master dying right after acknowledging loses nothing;

@@ -11,6 +11,7 @@ from jobs.materialize import materialize_view
 from jobs.settings import load_settings_from_dict
 from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from lakehouse.tables import Lakehouse
+from registry.types import Node
 from registry.writer import open_registry
 from tests.online.helpers import unique_project, user_activity_definitions
 
@@ -50,6 +51,10 @@ def world(spark, tmp_path_factory, redis_nodes):
     registry.dispose()
 
 
+def _edge(e) -> tuple:
+    return (e.src, e.dst, e.run_id, e.depth)
+
+
 def _clicks(nodes, project, settings_view, n=50):
     return OnlineReader(ClusterClient(nodes), project=project).read(
         [ViewRequest(settings_view, ("clicks",))],
@@ -78,6 +83,12 @@ def test_window_then_incremental(spark, world, redis_nodes) -> None:
     run = registry.get_run(first.run_id)
     assert run.status == "succeeded" and run.rows_out == 50
     assert [(t.table, t.version) for t in run.inputs] == [(first.table, first.delta_version)]
+    online = Node.data_source(f"redis://{project}/user_activity")
+    assert [(t.table, t.version) for t in run.outputs] == [(online.name, None)]
+    read = Node.delta_output(first.table, first.delta_version)
+    edge = (read, online, first.run_id, 1)
+    assert [_edge(e) for e in registry.lineage(project, read, direction="downstream")] == [edge]
+    assert [_edge(e) for e in registry.lineage(project, online, direction="upstream")] == [edge]
     assert registry.get_watermark(project, "user_activity", 1, "materialize") == D0 + timedelta(
         days=2, hours=1
     )
@@ -97,6 +108,9 @@ def test_window_then_incremental(spark, world, redis_nodes) -> None:
     col = _clicks(redis_nodes, project, view)
     assert col.values == [u * 100 + 3 for u in range(50)]
     assert set(col.statuses) == {FeatureStatus.PRESENT}
+    # Same Delta version read again: the edge exists once, with the run that first recorded it.
+    assert second.delta_version == first.delta_version
+    assert [_edge(e) for e in registry.lineage(project, online, direction="upstream")] == [edge]
 
 
 def test_online_check_and_size(spark, world, redis_nodes) -> None:

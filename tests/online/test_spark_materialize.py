@@ -61,33 +61,72 @@ def test_materialize_writes_latest_value_per_entity(spark, redis_nodes) -> None:
     assert (again.written, again.skipped_older) == (0, n)
 
 
-def test_concurrent_overlapping_materializations_end_newest(spark, redis_nodes) -> None:
-    """Window A = hours 0-5, window B = hours 3-8, run at the same time: hour 8 wins everywhere."""
-    project = unique_project()
-    n = 400
+def _windows(n: int) -> tuple[list[tuple], list[tuple]]:
+    """Older window A = hours 0-5 for every entity; newer window B = hours 3-8, odd ids only.
+
+    Newest values: hour 8 for odd ids (from B), hour 5 for even ids (only A has them).
+    """
     a = [(i, T0 + timedelta(hours=h), T0, h, f"h{h}") for i in range(n) for h in range(0, 6)]
-    b = [(i, T0 + timedelta(hours=h), T0, h, f"h{h}") for i in range(n) for h in range(3, 9)]
-    # Entities with an even id only have data in window A: their newest is hour 5.
-    b = [r for r in b if r[0] % 2 == 1]
+    b = [(i, T0 + timedelta(hours=h), T0, h, f"h{h}") for i in range(n) for h in range(3, 9) if i % 2]
+    return a, b
+
+
+def _write(spark, nodes, project, rows):
+    target = RedisTarget(tuple(nodes), project, batch_size=40)
+    return write_online(_frame(spark, rows), view=VIEW, target=target, partitions=2)
+
+
+def test_older_window_after_newer_changes_nothing_it_should_not(spark, redis_nodes) -> None:
+    """The newer window lands first; the older one then finds newer values for every odd id."""
+    project, n = unique_project(), 400
+    a, b = _windows(n)
+    newer = _write(spark, redis_nodes, project, b)
+    assert (newer.written, newer.skipped_older) == (n // 2, 0)
+    older = _write(spark, redis_nodes, project, a)
+    assert (older.written, older.skipped_older) == (n // 2, n // 2)  # even ids new, odd ids refused
+    clicks, label = _read(redis_nodes, project, range(n))
+    assert clicks.values == [8 if i % 2 else 5 for i in range(n)]
+    assert label.values == [f"h{8 if i % 2 else 5}" for i in range(n)]
+
+
+def test_concurrent_overlapping_materializations_end_newest(spark, redis_nodes) -> None:
+    """A race: the older window is materialized over and over while the newer one runs (both
+    released together by a barrier), then once more after it finished. Without newer-wins that
+    last pass would put hour 5 back on every odd id; with it, the pass is refused there."""
+    project, n = unique_project(), 400
+    a, b = _windows(n)
+    barrier, newer_done = threading.Barrier(2), threading.Event()
+    older_passes: list = []
     errors: list[BaseException] = []
 
-    def run(rows) -> None:
+    def older() -> None:
         try:
-            write_online(
-                _frame(spark, rows),
-                view=VIEW,
-                target=RedisTarget(tuple(redis_nodes), project, batch_size=40),
-                partitions=2,
-            )
+            barrier.wait()
+            while not newer_done.is_set():
+                older_passes.append(_write(spark, redis_nodes, project, a))
+            older_passes.append(_write(spark, redis_nodes, project, a))
         except BaseException as err:  # noqa: BLE001 - surfaced below
             errors.append(err)
 
-    threads = [threading.Thread(target=run, args=(rows,)) for rows in (a, b)]
+    def newer() -> None:
+        try:
+            barrier.wait()
+            _write(spark, redis_nodes, project, b)
+        except BaseException as err:  # noqa: BLE001 - surfaced below
+            errors.append(err)
+        finally:
+            newer_done.set()
+
+    threads = [threading.Thread(target=older), threading.Thread(target=newer)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=300)
     assert not errors, errors
+    assert len(older_passes) >= 2
+    last = older_passes[-1]
+    assert (last.written, last.skipped_older) == (n // 2, n // 2)  # equal times rewrite even ids
+    assert sum(p.skipped_older for p in older_passes) >= n // 2
     clicks, _ = _read(redis_nodes, project, range(n))
     assert clicks.values == [8 if i % 2 else 5 for i in range(n)]
 
