@@ -144,9 +144,19 @@ def _backfill(ctx: DemoContext) -> None:
     repo = load_repo(ctx.settings.feature_repo)
     end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)
     start = data.start if data else end - timedelta(days=ctx.days - 1)
+    firsts = {view: first_computable_day(spec, start) for view, spec in sorted(repo.view_specs.items())}
+    short = {view: first for view, first in firsts.items() if first > end}
+    if short:
+        from featurelake.errors import DefinitionError
+
+        need = max((first - start).days for first in short.values()) + 1
+        raise DefinitionError(
+            f"{ctx.days} days of demo data ({start}..{end}) leave no day to compute for "
+            f"{', '.join(sorted(short))}: their windows look back {need - 1} days; "
+            f"run `featurelake demo run --days {need}` or more"
+        )
     results = {}
-    for view, spec in sorted(repo.view_specs.items()):
-        first = first_computable_day(spec, start)
+    for view, first in firsts.items():
         options = BackfillOptions(view=view, start=first, end=end)
         result = run_with_progress(ctx.spark, ctx.settings, options, actor=ctx.actor)
         results[view] = result
