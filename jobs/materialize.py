@@ -352,6 +352,7 @@ def materialize_view(
         "incremental": incremental,
         "table": vv.table_name,
         "delta_version": delta_version,
+        "spark_master": spark.sparkContext.master,
     }
     run_id = registry.start_run(settings.project, "materialize", params, actor, target=view)
     inputs = [{"table": vv.table_name, "version": delta_version}]
@@ -444,6 +445,7 @@ def run(
     spark: SparkSession | None = None,
 ) -> MaterializeResult:
     """Open the registry, the lakehouse and (unless given) a Spark session, then materialize."""
+    from jobs.wiring import submit_master
     from lakehouse.spark import build_spark_session
     from lakehouse.tables import Lakehouse
     from registry.writer import open_registry
@@ -451,8 +453,11 @@ def run(
     registry = open_registry(settings.registry_url)
     try:
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
+        # Under spark-submit its --master wins (a cluster); run as a script, the settings' master.
         spark = spark or build_spark_session(
-            app_name=f"featurelake-materialize-{view}", master=settings.spark.master, conf=settings.spark.conf
+            app_name=f"featurelake-materialize-{view}",
+            master=submit_master(settings),
+            conf=settings.spark.conf,
         )
         return materialize_view(
             spark,

@@ -1,0 +1,93 @@
+"""`spark-submit jobs/materialize.py` on the local stack's standalone cluster: executors in their
+own JVMs and Python workers write Redis; the run is recorded in the registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import load_settings_from_dict
+from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
+from lakehouse.tables import Lakehouse
+from registry.writer import open_registry
+from tests.online.helpers import unique_project, user_activity_definitions
+
+pytestmark = [pytest.mark.spark, pytest.mark.redis, pytest.mark.cluster, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+D0 = datetime(2026, 2, 1, tzinfo=UTC)
+USERS = 300
+
+
+def test_spark_submit_materializes_on_the_cluster(spark, tmp_path, redis_nodes, spark_master) -> None:
+    from jobs.online import online_view_from_registry
+
+    project = unique_project()
+    settings = load_settings_from_dict(
+        {"project": project, "home": str(tmp_path), "online": {"nodes": redis_nodes}}, environ={}
+    )
+    registry = open_registry(settings.registry_url)
+    registry.apply_definitions(project, user_activity_definitions(), actor="test")
+    vv = registry.get_view_version(project, "user_activity")
+    rows = []
+    for day in range(3):  # user u's value on day d is u*100 + d: the newest is day 2
+        ts = D0 + timedelta(days=day + 1)
+        rows += [
+            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}")
+            for u in range(USERS)
+        ]
+    df = spark.createDataFrame(
+        rows,
+        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, "
+        "clicks long, country string",
+    )
+    Lakehouse(settings.storage_root).write(df, vv.table_name, partition_by=["event_date"])
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURELAKE_")}
+    env.update(
+        FEATURELAKE_HOME=str(tmp_path),
+        FEATURELAKE_PROJECT=project,
+        FEATURELAKE_ONLINE_NODES=",".join(redis_nodes),
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        spark_master,
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.cores.max=1",
+        "--conf",
+        "spark.executor.memory=1g",
+        "--conf",
+        "spark.ui.enabled=false",
+        str(REPO / "jobs" / "materialize.py"),
+        "--view",
+        "user_activity",
+        "--incremental",
+        "--actor",
+        "cluster-job",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert f"{USERS} entities written" in proc.stdout, proc.stdout[-2000:]
+
+    view = online_view_from_registry(vv)
+    col = OnlineReader(ClusterClient(redis_nodes), project=project).read(
+        [ViewRequest(view, ("clicks",))],
+        [{"user_id": u} for u in range(USERS)],
+        now=D0 + timedelta(days=4),
+    )[0]
+    assert set(col.statuses) == {FeatureStatus.PRESENT}
+    assert col.values == [u * 100 + 2 for u in range(USERS)]
+    runs = registry.list_runs(project, kind="materialize")
+    assert [(r.status, r.actor, r.rows_out) for r in runs] == [("succeeded", "cluster-job", USERS)]
+    assert runs[0].params["spark_master"] == spark_master  # ran on the cluster, not local[*]
+    registry.dispose()
