@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from featurelake.errors import LakehouseError
 from lakehouse.schema import table_arrow_schema
-from lakehouse.tables import _META_OPERATION, _META_ZORDER, DateRange, TableInfo, _check_range, _short
+from lakehouse.storage import short_error as _short
+from lakehouse.tables import _META_OPERATION, _META_ZORDER, DateRange, TableInfo, _check_range
 
 if TYPE_CHECKING:
     from lakehouse.tables import Lakehouse
@@ -44,7 +45,9 @@ def optimize(
     """
     from deltalake.transaction import CommitProperties
 
-    table = lakehouse._load(name)
+    table = lakehouse._load(name)  # short timeouts: an endpoint that is down fails in seconds
+    if lakehouse.storage.is_s3:
+        table = lakehouse._load(name, data=True)  # rewriting data files needs the long timeout
     arrow = table_arrow_schema(table)
     parts = list(table.metadata().partition_columns)
     filters = None
