@@ -380,7 +380,9 @@ class Lakehouse:
         if _is_native_delta(df.sparkSession):
             from lakehouse.native import write_native
 
-            return write_native(self, df, name, mode, parts, replace_range, allow_new_columns)
+            return write_native(
+                self, df, name, mode, parts, replace_range, allow_new_columns, create=table is None
+            )
         operation = "replace_range" if replace_range else ("create" if table is None else mode)
         adds = self._write_files(df, name, parts, table)
         if replace_range is not None:
