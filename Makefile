@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 FL := $(VENV)/bin/featurelake
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+PYTHON ?= python3
+PYTHON_VERSION := 3.11
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,9 +18,32 @@ java: ## Install OpenJDK 17 from apt if `java` is missing (Spark needs it)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 	else echo "==> java: $$(java -version 2>&1 | head -1)"; fi
 
-$(STAMP): pyproject.toml requirements.lock
-	@echo "==> creating $(VENV) and installing featurelake with pinned dependencies (~1-2 min on a fresh machine)"
-	@test -x $(PY) || python3 -m venv $(VENV)
+# The pins need Python 3.11 (pyproject: requires-python >=3.11,<3.12). Debian's python3 has no
+# ensurepip without the python3.11-venv package, and `python3 -m venv` then fails: install it.
+$(PY):
+	@ver=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || { \
+	  echo "error: '$(PYTHON)' is not a working Python; install Python 3.11 (apt-get install python3.11)" \
+	    "or run: make PYTHON=/path/to/python3.11 ..." >&2; exit 1; }; \
+	if [ "$$ver" != "$(PYTHON_VERSION)" ]; then \
+	  echo "error: '$(PYTHON)' is Python $$ver; featurelake's pinned dependencies need $(PYTHON_VERSION):" \
+	    "run make PYTHON=python$(PYTHON_VERSION) ..." >&2; exit 1; fi; \
+	if ! $(PYTHON) -m ensurepip --version >/dev/null 2>&1; then \
+	  echo "==> $(PYTHON) $$ver has no ensurepip, so venv cannot install pip:" \
+	    "installing python$(PYTHON_VERSION)-venv (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python$(PYTHON_VERSION)-venv >/dev/null \
+	    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; } || { \
+	    echo "error: apt-get could not install python$(PYTHON_VERSION)-venv; install it as root" \
+	      "(apt-get install python$(PYTHON_VERSION)-venv) and re-run make" >&2; exit 1; }; \
+	  $(PYTHON) -m ensurepip --version >/dev/null 2>&1 || { \
+	    echo "error: '$(PYTHON)' still has no ensurepip after installing python$(PYTHON_VERSION)-venv" \
+	      "(is it Debian's /usr/bin/python$(PYTHON_VERSION)?); run make PYTHON=/usr/bin/python$(PYTHON_VERSION) ..." >&2; \
+	    exit 1; }; \
+	fi
+	@echo "==> creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version 2>&1))"
+	@$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml requirements.lock | $(PY)
+	@echo "==> installing featurelake into $(VENV) with pinned dependencies (~1-2 min on a fresh machine)"
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)

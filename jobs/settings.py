@@ -47,6 +47,11 @@ class S3Settings(_Strict):
     access_key_id_env: str | None = None
     secret_access_key_env: str | None = None
     allow_http: bool = False
+    # None keeps the library defaults (lakehouse/storage.py: connect 3 s, request 5 s). The request
+    # timeout bounds metadata requests (log reads, listings, commits); delta-rs data transfers
+    # (optimize, snapshot reads) get at least 120 s.
+    connect_timeout_s: float | None = Field(default=None, gt=0)
+    request_timeout_s: float | None = Field(default=None, gt=0)
 
 
 class StorageSettings(_Strict):
@@ -72,6 +77,10 @@ class StorageSettings(_Strict):
             opts["AWS_ENDPOINT_URL"] = self.s3.endpoint_url
         if self.s3.allow_http or (self.s3.endpoint_url or "").startswith("http://"):
             opts["AWS_ALLOW_HTTP"] = "true"
+        if self.s3.connect_timeout_s is not None:
+            opts["connect_timeout"] = f"{round(self.s3.connect_timeout_s * 1000)}ms"
+        if self.s3.request_timeout_s is not None:
+            opts["timeout"] = f"{round(self.s3.request_timeout_s * 1000)}ms"
         for key, env in (
             ("AWS_ACCESS_KEY_ID", self.s3.access_key_id_env),
             ("AWS_SECRET_ACCESS_KEY", self.s3.secret_access_key_env),

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from featurelake.errors import LakehouseError
+from lakehouse.storage import short_error
 
 if TYPE_CHECKING:
     from lakehouse.tables import DataFile, Lakehouse
@@ -112,7 +113,7 @@ def _commit_actions(
     except OSError as err:
         raise LakehouseError(
             f"cannot read the commit file of version {version} of table {name!r} under "
-            f"{lakehouse.storage.describe()}: {err}; check that the storage endpoint is up"
+            f"{lakehouse.storage.describe()}: {short_error(err)}; {lakehouse.storage.reach_hint(err)}"
         ) from err
     for line in text.splitlines():
         if line.strip():

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from featurelake.errors import LakehouseError
 from lakehouse.schema import table_arrow_schema
-from lakehouse.tables import _META_OPERATION, _META_ZORDER, DateRange, TableInfo, _check_range, _short
+from lakehouse.storage import short_error as _short
+from lakehouse.tables import _META_OPERATION, _META_ZORDER, DateRange, TableInfo, _check_range
 
 if TYPE_CHECKING:
     from lakehouse.tables import Lakehouse
@@ -44,7 +45,9 @@ def optimize(
     """
     from deltalake.transaction import CommitProperties
 
-    table = lakehouse._load(name)
+    table = lakehouse._load(name)  # short timeouts: an endpoint that is down fails in seconds
+    if lakehouse.storage.is_s3:
+        table = lakehouse._load(name, data=True)  # rewriting data files needs the long timeout
     arrow = table_arrow_schema(table)
     parts = list(table.metadata().partition_columns)
     filters = None
@@ -85,7 +88,8 @@ def vacuum(
     """Delete files no longer referenced by versions newer than ``retention``.
 
     Readers of versions older than ``retention`` lose their files: keep it longer than any
-    reader (training sets pin versions) and any running job.
+    reader (training sets pin versions) and any running job. Files no commit ever referenced
+    (left by a job killed before its commit) are deleted too once older than ``retention``.
 
     Args:
         lakehouse: the tables' root.
@@ -104,7 +108,11 @@ def vacuum(
     # delta-rs takes whole hours: round up, so a sub-hour retention never becomes 0 (delete all)
     hours = math.ceil(retention.total_seconds() / 3600)
     try:
-        return table.vacuum(retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False)
+        # full: list the table's folder; delta-rs' default ("lite") only looks at files the log
+        # removed, so it never finds the orphans of a write killed before its commit.
+        return table.vacuum(
+            retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False, full=True
+        )
     except Exception as err:  # noqa: BLE001
         raise LakehouseError(f"vacuuming table {name!r} failed: {_short(err)}") from err
 

@@ -16,8 +16,33 @@ from lakehouse.tables import DateRange, WriteInfo, WriteMode, _check_range
 if TYPE_CHECKING:
     from deltalake import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
     from lakehouse.tables import Lakehouse
+
+# Tables stay at protocol reader 1 / writer 2 with no deletion vectors, so delta-rs, Polars and
+# DuckDB read them: Databricks turns deletion vectors on for new tables by default (a workspace
+# setting), which would move them to reader 3 / writer 7.
+PINNED_PROPERTIES: dict[str, str] = {
+    "delta.enableDeletionVectors": "false",
+    "delta.minReaderVersion": "1",
+    "delta.minWriterVersion": "2",
+}
+
+
+def create_pinned_table(spark: SparkSession, uri: str, schema: StructType, parts: list[str]) -> None:
+    """Create an empty table at ``uri`` with :data:`PINNED_PROPERTIES` (no-op if it exists).
+
+    Needs delta-spark's jars; not run in tests here.
+    """
+    from delta.tables import DeltaTable as SparkDeltaTable
+
+    builder = SparkDeltaTable.createIfNotExists(spark).location(uri).addColumns(schema)
+    if parts:
+        builder = builder.partitionedBy(*parts)
+    for key, value in PINNED_PROPERTIES.items():
+        builder = builder.property(key, value)
+    builder.execute()
 
 
 def write_native(
@@ -28,8 +53,15 @@ def write_native(
     parts: list[str],
     replace_range: DateRange | None,
     allow_new_columns: bool,
+    *,
+    create: bool = False,
 ) -> WriteInfo:
-    """Write with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here)."""
+    """Write with delta-spark's ``format("delta")`` (needs Delta's jars; not run in tests here).
+
+    A new table (``create``) is first created with :data:`PINNED_PROPERTIES`, then written.
+    """
+    if create:
+        create_pinned_table(df.sparkSession, _spark_uri(lh, name), df.schema, parts)
     writer = df.write.format("delta").option("mergeSchema", str(allow_new_columns).lower())
     if parts:
         writer = writer.partitionBy(*parts)

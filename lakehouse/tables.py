@@ -40,6 +40,7 @@ from lakehouse.schema import (
     table_arrow_schema,
 )
 from lakehouse.storage import StorageRoot, is_not_found
+from lakehouse.storage import short_error as _short
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -133,12 +134,6 @@ def _is_native_delta(spark: SparkSession) -> bool:
         return False
 
 
-def _short(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    keep = [line for line in text if line.strip()][:3]
-    return " ".join(keep)[:600] or type(err).__name__
-
-
 class Lakehouse:
     """Delta tables under one storage root, written and read by Spark.
 
@@ -174,13 +169,16 @@ class Lakehouse:
 
     # ---------------------------------------------------------------- snapshots
 
-    def _load(self, name: str, *, version: int | None = None, as_of: datetime | None = None) -> DeltaTable:
+    def _load(
+        self, name: str, *, version: int | None = None, as_of: datetime | None = None, data: bool = False
+    ) -> DeltaTable:
+        """Open a table; ``data=True`` gives its object store the long timeout data transfers need."""
         from deltalake import DeltaTable
 
         _check_name(name)
         uri = self.storage.table_uri(name)
         try:
-            table = DeltaTable(uri, storage_options=self.storage.delta_options())
+            table = DeltaTable(uri, storage_options=self.storage.delta_options(data=data))
         except Exception as err:  # noqa: BLE001 - delta-rs raises several types; all become one message
             if is_not_found(err):
                 raise LakehouseError(
@@ -189,7 +187,7 @@ class Lakehouse:
                 ) from None
             raise LakehouseError(
                 f"cannot open table {name!r} under {self.storage.describe()}: {_short(err)}; "
-                "check that the storage endpoint is up and the credentials are right"
+                f"{self.storage.reach_hint(err)}"
             ) from err
         if version is not None and as_of is not None:
             raise LakehouseError(f"give either version={version} or as_of={as_of}, not both")
@@ -382,7 +380,9 @@ class Lakehouse:
         if _is_native_delta(df.sparkSession):
             from lakehouse.native import write_native
 
-            return write_native(self, df, name, mode, parts, replace_range, allow_new_columns)
+            return write_native(
+                self, df, name, mode, parts, replace_range, allow_new_columns, create=table is None
+            )
         operation = "replace_range" if replace_range else ("create" if table is None else mode)
         adds = self._write_files(df, name, parts, table)
         if replace_range is not None:
@@ -441,7 +441,7 @@ class Lakehouse:
                 before = f"stays at version {table.version()}" if table is not None else "was not created"
                 raise LakehouseError(
                     f"writing table {name!r} failed in Spark, nothing was committed and the table {before}: "
-                    f"{_short(err)}"
+                    f"{_short(err)}{self.storage.network_hint(err)}"
                 ) from err
             with open(manifest) as fh:
                 payload = json.load(fh)
@@ -546,7 +546,7 @@ class Lakehouse:
                 self._delete_uncommitted(name, adds)
                 raise LakehouseError(
                     f"committing to table {name!r} under {self.storage.describe()} failed, nothing was committed: "
-                    f"{_short(err)}"
+                    f"{_short(err)}{self.storage.network_hint(err)}"
                 ) from err
         version = self._find_commit(name, write_id, since)
         if version is None:
@@ -732,15 +732,15 @@ class Lakehouse:
         """Names of the Delta tables directly under the root."""
         import pyarrow.fs as pafs
 
-        fs = self.storage.filesystem()
+        fs = self.storage.filesystem(max_attempts=2)  # a listing: fail fast when the endpoint is down
         base = self.storage.table_path("x")[:-2]
         try:
             infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
         except Exception as err:  # noqa: BLE001
-            raise LakehouseError(
-                f"cannot list {self.storage.describe()}: {_short(err)}; check that storage.root "
-                "($FEATURELAKE_STORAGE_ROOT) is a folder or s3://bucket/prefix you can read"
-            ) from err
+            hint = self.storage.network_hint(err) or (
+                "; check that storage.root ($FEATURELAKE_STORAGE_ROOT) is a folder or s3://bucket/prefix you can read"
+            )
+            raise LakehouseError(f"cannot list {self.storage.describe()}: {_short(err)}{hint}") from err
         names = []
         for info in infos:
             if info.type == pafs.FileType.Directory:

@@ -89,14 +89,22 @@ def read_snapshot_arrow(
     """
     from deltalake import DeltaTable
 
+    from lakehouse.storage import short_error
+
+    if lakehouse.storage.is_s3:
+        # Short metadata timeouts first, so an endpoint that is down fails in seconds; the read
+        # itself gets the long timeout data files need.
+        lakehouse.exists(table)
     try:
         dt = DeltaTable(
-            lakehouse.table_uri(table), version=version, storage_options=lakehouse.storage.delta_options()
+            lakehouse.table_uri(table),
+            version=version,
+            storage_options=lakehouse.storage.delta_options(data=True),
         )
         return dt.to_pyarrow_table(columns=list(columns) if columns else None)
     except Exception as err:  # noqa: BLE001 - delta-rs raises several types; one clear message
         raise LakehouseError(
-            f"cannot read training-set table {table!r} at version {version}: {str(err).splitlines()[0]}; "
+            f"cannot read training-set table {table!r} at version {version}: {short_error(err)}; "
             "check the name (featurelake training-set list) and that the version was not vacuumed"
         ) from err
 

@@ -187,3 +187,17 @@ def test_online_username_env_needs_password_env_and_unset_vars_are_named() -> No
 def test_unknown_online_key_is_still_refused() -> None:
     with pytest.raises(ConfigError, match="unknown key 'online.ssl_ca_cert'"):
         load_settings_from_dict({"online": {"ssl_ca_cert": "x"}}, environ={})
+
+
+def test_s3_timeouts_become_object_store_durations() -> None:
+    s = load_settings_from_dict(
+        {"storage": {"root": "s3://b/p", "s3": {"connect_timeout_s": 1.5, "request_timeout_s": 20}}},
+        environ={},
+    )
+    opts = s.storage.storage_options()
+    assert opts["connect_timeout"] == "1500ms" and opts["timeout"] == "20000ms"
+
+
+def test_s3_timeouts_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="request_timeout_s"):
+        load_settings_from_dict({"storage": {"s3": {"request_timeout_s": 0}}}, environ={})
