@@ -45,7 +45,10 @@ class _TooLarge(Exception):
 
 def _plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
+        out = {k: _plain(v) for k, v in asdict(value).items()}
+        if hasattr(value, "major") and hasattr(value, "minor") and "version" not in out:
+            out["version"] = value.version  # "M.m", a property that asdict() leaves out
+        return out
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

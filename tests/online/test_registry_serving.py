@@ -164,9 +164,9 @@ def test_registry_endpoints_list_what_was_applied(served) -> None:
     assert views.status_code == 200, views.text
     assert views.json()["project"] == project
     by_name = {v["name"]: v for v in views.json()["items"]}
-    assert {n: (v["status"], v["major"], v["minor"]) for n, v in by_name.items()} == {
-        "legacy": ("archived", 1, 0),
-        "merchant": ("active", 1, 0),
+    assert {n: (v["status"], v["major"], v["minor"], v["version"]) for n, v in by_name.items()} == {
+        "legacy": ("archived", 1, 0, "1.0"),
+        "merchant": ("active", 1, 0, "1.0"),
     }
     assert [f["name"] for f in by_name["merchant"]["features"]] == ["risk", "mcc"]
     entities = http.get("/registry/entities").json()["items"]
