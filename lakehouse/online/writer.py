@@ -148,17 +148,27 @@ class OnlineWriter:
             b"*%d\r\n" % n_args + resp_bulk(b"EVALSHA") + resp_bulk(NEWER_WINS_SHA.encode()) + resp_bulk(b"1")
         )
         ts_field, ttl = resp_bulk(self._ts_field), resp_bulk(self.ttl_arg)
-        cols = [
-            [resp_bulk(fld) + resp_bulk(v) for v in col]
-            for fld, col in zip(fields, feature_values, strict=True)
-        ]
+        # One bytes object per row holding every "field value" pair (RESP bulk strings, the field
+        # name's part encoded once per column): the hot loop of materialization, so no per-value calls.
+        tail = [b""] * len(keys)
+        for fld, col in zip(fields, feature_values, strict=True):
+            pre = resp_bulk(fld)
+            tail = [b"%s%s$%d\r\n%s\r\n" % (t, pre, len(v), v) for t, v in zip(tail, col, strict=True)]
         out = []
-        for key, ts, row in zip(
-            keys, timestamps, zip(*cols, strict=True) if cols else ([()] * len(keys)), strict=True
-        ):
+        lua, sha = NEWER_WINS_LUA, NEWER_WINS_SHA
+        for key, ts, row in zip(keys, timestamps, tail, strict=True):
             full = key + proj
-            packed = b"".join((head, resp_bulk(full), ts_field, resp_bulk(ts), ttl, *row))
-            out.append(Command(full, ("EVALSHA", NEWER_WINS_SHA, 1, full), NEWER_WINS_LUA, packed))
+            packed = b"%s$%d\r\n%s\r\n%s$%d\r\n%s\r\n%s%s" % (
+                head,
+                len(full),
+                full,
+                ts_field,
+                len(ts),
+                ts,
+                ttl,
+                row,
+            )
+            out.append(Command(full, ("EVALSHA", sha, 1, full), lua, packed))
         return out
 
     def write_rows(self, rows: Iterable[tuple[Sequence[Any], int, Sequence[Any]]]) -> WriteStats:
