@@ -253,19 +253,22 @@ def apply_repo(
         ConfigError: feature_store.yaml is invalid.
     """
     contents, defs = load_definitions(repo_path)
-    registry.plan(project, defs)  # validates: no Feast write for definitions we would refuse
-    if feast:
-        apply_feast(
-            contents,
-            feast_repo_config(
-                repo_path,
-                project=project,
-                registry_url=registry_url,
-                online_nodes=online_nodes,
-                online=online,
-            ),
-        )
-    return registry.apply_definitions(project, defs, actor=actor, status=status)
+    # One apply of both registries at a time per project: Feast's own registry writes are not
+    # safe against a concurrent apply; behind the lock a second apply is a no-op on both.
+    with registry.apply_lock(project):
+        registry.plan(project, defs)  # validates: no Feast write for definitions we would refuse
+        if feast:
+            apply_feast(
+                contents,
+                feast_repo_config(
+                    repo_path,
+                    project=project,
+                    registry_url=registry_url,
+                    online_nodes=online_nodes,
+                    online=online,
+                ),
+            )
+        return registry.apply_definitions(project, defs, actor=actor, status=status)
 
 
 __all__ = ["DefinitionError", "apply_repo", "definitions_from_repo", "plan_repo"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -78,6 +79,16 @@ class Registry(RegistryReader):
         return run_write(
             self._engine, lambda conn: definitions.apply(conn, project, defs, actor=actor, status=status)
         )
+
+    def apply_lock(self, project: str, *, timeout_s: float = 600.0) -> AbstractContextManager[None]:
+        """Hold the project's apply lock (one ``apply`` of both registries at a time).
+
+        Raises:
+            RegistryError: another apply held it for ``timeout_s`` seconds.
+        """
+        from registry.stores.projects import apply_lock
+
+        return apply_lock(self._engine, project, timeout_s=timeout_s)
 
     def set_status(
         self,

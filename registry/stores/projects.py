@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from featurelake.errors import RegistryError
 from registry.models import ProjectRow
@@ -92,3 +95,64 @@ def lock_project(conn: Connection, project: str) -> None:
 def find_project_id(conn: Connection, project: str) -> int | None:
     """The id of ``project`` or None."""
     return conn.execute(select(ProjectRow.id).where(ProjectRow.name == project)).scalar()
+
+
+def _apply_lock_key(project: str) -> int:
+    # A different key from lock_project's: the session lock below is held while the same
+    # process takes lock_project's transaction lock on another connection.
+    digest = hashlib.blake2b(f"featurelake-apply:{project}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def apply_lock(engine: Engine, project: str, *, timeout_s: float = 600.0) -> Iterator[None]:
+    """Hold the project's apply lock: one ``apply`` (Feast's registry and ours) at a time.
+
+    ``featurelake apply`` writes two registries, Feast's first; Feast's own writes are not safe
+    against a concurrent apply (its SQL registry raises a unique violation on its version
+    history). Serializing whole applies per project makes the second apply a no-op on both.
+    PostgreSQL: a session advisory lock on its own connection (crashed holders release it when
+    their connection drops). SQLite: an exclusive ``flock`` on ``<database>.apply.lock``.
+
+    Raises:
+        RegistryError: another apply held the lock for ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    held_by_other = (
+        f"another `featurelake apply` of project {project!r} has held the apply lock for "
+        f"{timeout_s:.0f} s; wait for it to finish (or stop it) and run apply again"
+    )
+    if engine.dialect.name == "postgresql":
+        key = _apply_lock_key(project)
+        with engine.connect() as conn:
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                conn.rollback()
+                if time.monotonic() > deadline:
+                    raise RegistryError(held_by_other)
+                time.sleep(0.2)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.apply.lock", "a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RegistryError(held_by_other) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

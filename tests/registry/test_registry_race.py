@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -145,3 +146,60 @@ def test_apply_that_planned_before_a_concurrent_commit_reports_what_it_did(
     assert [c.kind for c in plan_a.changes if c.object_type == "view"] == ["added"]
     assert {c.kind for c in outcome["plan"].changes} == {"unchanged"}
     assert [v.version for v in pg_registry.list_view_versions(project, "race_view")] == ["1.0"]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_featurelake_apply_processes_update_both_registries_consistently(
+    fresh_pg_url: str, pg_registry: Registry, tmp_path: Path
+) -> None:
+    """`featurelake apply` of the demo repo twice at once, sharing PostgreSQL with Feast's registry.
+
+    Feast's SQL registry alone raises a unique violation on its version history when two applies
+    race; the apply lock makes the second a no-op on both registries.
+    """
+    import shutil
+
+    import sqlalchemy as sa
+
+    repo = tmp_path / "feature_repo"
+    shutil.copytree(ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    project = f"race_{os.getpid()}"
+
+    def cli(i: int) -> subprocess.Popen[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURELAKE_")}
+        env.update(
+            FEATURELAKE_REGISTRY_URL=fresh_pg_url,
+            FEATURELAKE_PROJECT=project,
+            FEATURELAKE_HOME=str(tmp_path / f"home{i}"),
+            FEATURELAKE_ACTOR=f"ci-{i}",
+        )
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs.cli.main", "apply", "--repo", str(repo), "-o", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+
+    procs = [cli(0), cli(1)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
+    kinds = sorted(
+        ",".join(sorted({c["kind"] for c in json.loads(out)["changes"] if c["object_type"] == "view"}))
+        for _, out, _ in results
+    )
+    assert kinds == ["added", "unchanged"], kinds  # one did the work, the other found it done
+    for view in ("user_transaction_stats", "merchant_risk_stats", "user_profile"):
+        assert [v.version for v in pg_registry.list_view_versions(project, view)] == ["1.0"]
+    with pg_registry.engine.connect() as conn:
+        feast_views = (
+            conn.execute(
+                sa.text("SELECT feature_view_name FROM feature_views WHERE project_id = :p ORDER BY 1"),
+                {"p": project},
+            )
+            .scalars()
+            .all()
+        )
+    assert feast_views == ["merchant_risk_stats", "user_profile", "user_transaction_stats"]
