@@ -28,6 +28,24 @@ def user_activity_definitions() -> Any:
     )
 
 
+def write_user_activity(spark: Any, lakehouse: Any, table: str, *, start: Any, days: int, users: int) -> None:
+    """Write ``user_activity`` rows: user ``u`` on day ``d`` (event time ``start + d + 1 days``)
+    has ``clicks = u * 100 + d`` and ``country = f"c{d}"``, so the newest value is known by heart."""
+    rows = []
+    for day in range(days):
+        ts = start + timedelta(days=day + 1)
+        rows += [
+            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}")
+            for u in range(users)
+        ]
+    df = spark.createDataFrame(
+        rows,
+        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, "
+        "clicks long, country string",
+    )
+    lakehouse.write(df, table, partition_by=["event_date"])
+
+
 def unique_project() -> str:
     """A project name no other test (or engineer) uses, so keys never collide."""
     return "t" + uuid.uuid4().hex[:12]

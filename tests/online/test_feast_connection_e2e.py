@@ -24,7 +24,7 @@ import yaml
 from jobs.apply import feast_repo_config
 from jobs.settings import load_settings_from_dict
 from registry.writer import open_registry
-from tests.online.helpers import unique_project, user_activity_definitions
+from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 from tests.online.throwaway_cluster import ThrowawayCluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -61,19 +61,7 @@ def _lake(spark: Any, home: Path, project: str) -> None:
         table = registry.get_view_version(project, "user_activity").table_name
     finally:
         registry.dispose()
-    rows = []
-    for day in range(2):
-        ts = D0 + timedelta(days=day + 1)
-        rows += [
-            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}")
-            for u in range(USERS)
-        ]
-    df = spark.createDataFrame(
-        rows,
-        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, "
-        "clicks long, country string",
-    )
-    Lakehouse(settings.storage_root).write(df, table, partition_by=["event_date"])
+    write_user_activity(spark, Lakehouse(settings.storage_root), table, start=D0, days=2, users=USERS)
 
 
 def _feast_repo(folder: Path, project: str, connection_string: str, registry_db: Path, cfg: Path) -> Path:

@@ -13,7 +13,7 @@ from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewReq
 from lakehouse.tables import Lakehouse
 from registry.types import Node
 from registry.writer import open_registry
-from tests.online.helpers import unique_project, user_activity_definitions
+from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
 
@@ -36,17 +36,7 @@ def world(spark, tmp_path_factory, redis_nodes):
     )
     vv = registry.get_view_version(project, "user_activity")
     lh = Lakehouse(settings.storage_root)
-    rows = []
-    for day in range(4):  # days 0..3; user u's value on day d is u*100 + d
-        ts = D0 + timedelta(days=day + 1)
-        rows += [
-            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}") for u in range(50)
-        ]
-    df = spark.createDataFrame(
-        rows,
-        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, clicks long, country string",
-    )
-    lh.write(df, vv.table_name, partition_by=["event_date"])
+    write_user_activity(spark, lh, vv.table_name, start=D0, days=4, users=50)  # clicks = u*100 + day
     yield settings, registry, lh, project
     registry.dispose()
 

@@ -15,7 +15,7 @@ from jobs.settings import load_settings_from_dict
 from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from lakehouse.tables import Lakehouse
 from registry.writer import open_registry
-from tests.online.helpers import unique_project, user_activity_definitions
+from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis, pytest.mark.cluster, pytest.mark.slow]
 
@@ -34,19 +34,8 @@ def test_spark_submit_materializes_on_the_cluster(spark, tmp_path, redis_nodes, 
     registry = open_registry(settings.registry_url)
     registry.apply_definitions(project, user_activity_definitions(), actor="test")
     vv = registry.get_view_version(project, "user_activity")
-    rows = []
-    for day in range(3):  # user u's value on day d is u*100 + d: the newest is day 2
-        ts = D0 + timedelta(days=day + 1)
-        rows += [
-            (u, ts, ts, (ts - timedelta(microseconds=1)).date(), u * 100 + day, f"c{day}")
-            for u in range(USERS)
-        ]
-    df = spark.createDataFrame(
-        rows,
-        "user_id long, event_timestamp timestamp, created_timestamp timestamp, event_date date, "
-        "clicks long, country string",
-    )
-    Lakehouse(settings.storage_root).write(df, vv.table_name, partition_by=["event_date"])
+    # user u's value on day d is u*100 + d: the newest is day 2
+    write_user_activity(spark, Lakehouse(settings.storage_root), vv.table_name, start=D0, days=3, users=USERS)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURELAKE_")}
     env.update(
