@@ -49,12 +49,23 @@ from lakehouse.storage import StorageRoot
 SOURCE_NAME = "featurelake_delta"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _READ_BATCH_ROWS = 131_072
+# Writes: a row group is flushed at this many rows (pyarrow's default) or this much Arrow data,
+# and a task buffers at most TASK_BUFFER_BYTES across its partitions (the largest is flushed).
+ROW_GROUP_ROWS = 1_048_576
+ROW_GROUP_ROWS_CONF = "spark.featurelake.write.rowGroupRows"
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+TASK_BUFFER_BYTES = 128 * 1024 * 1024
 # On S3, files up to this size are fetched with one GET (then decoded from memory): fewer round
 # trips than ranged reads of each column chunk, at the cost of reading unselected columns.
 _WHOLE_OBJECT_BYTES = 64 * 1024 * 1024
 # Objects downloading ahead of the one being decoded, per task (bounds memory per task to about
 # _PREFETCH + 1 objects).
 _PREFETCH = 2
+
+
+def session_row_group_rows(spark: Any) -> int:
+    """Rows per parquet row group for writes in this session (``ROW_GROUP_ROWS_CONF``, else 1Mi)."""
+    return int(spark.conf.get(ROW_GROUP_ROWS_CONF, str(ROW_GROUP_ROWS)))
 
 
 @dataclass
@@ -67,6 +78,7 @@ class WriteSpec:
     partition_by: list[str]
     write_id: str
     manifest: str  # driver-local file that commit()/abort() write for the driver process
+    row_group_rows: int = ROW_GROUP_ROWS  # Spark conf ROW_GROUP_ROWS_CONF overrides it per session
 
     def to_option(self) -> str:
         return json.dumps(asdict(self))
@@ -155,6 +167,12 @@ class _FileSet:
         self.prefix = f"part-{task:05d}-{spec.write_id}-a{attempt}"
         self.open: dict[tuple[str | None, ...], tuple[pq.ParquetWriter, Any, str, str, FileStats]] = {}
         self.written: list[str] = []
+        # Rows waiting to become one row group, per partition: Spark hands a task its rows in
+        # small Arrow batches (maxRecordsPerBatch, 10,000 by default, fewer per partition value),
+        # and one row group per batch made files of ~1,000-row row groups that every reader pays for.
+        self.pending: dict[tuple[str | None, ...], list[pa.Table]] = {}
+        self.pending_rows: dict[tuple[str | None, ...], int] = {}
+        self.pending_bytes: dict[tuple[str | None, ...], int] = {}
 
     def _writer(self, key: tuple[str | None, ...], schema: pa.Schema) -> tuple[pq.ParquetWriter, FileStats]:
         entry = self.open.get(key)
@@ -196,12 +214,30 @@ class _FileSet:
             self._write_group(key, chunk.select(data_cols))
 
     def _write_group(self, key: tuple[str | None, ...], data: pa.RecordBatch | pa.Table) -> None:
-        writer, stats = self._writer(key, data.schema)
+        self._writer(key, data.schema)  # the file exists from the first row on (abort removes it)
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
-        writer.write_table(table)
+        self.pending.setdefault(key, []).append(table)
+        self.pending_rows[key] = self.pending_rows.get(key, 0) + table.num_rows
+        self.pending_bytes[key] = self.pending_bytes.get(key, 0) + table.nbytes
+        if self.pending_rows[key] >= self.spec.row_group_rows or self.pending_bytes[key] >= ROW_GROUP_BYTES:
+            self._flush(key)
+        while sum(self.pending_bytes.values()) > TASK_BUFFER_BYTES:  # many partitions in one task
+            self._flush(max(self.pending_bytes, key=self.pending_bytes.__getitem__))
+
+    def _flush(self, key: tuple[str | None, ...]) -> None:
+        tables = self.pending.pop(key, [])
+        self.pending_rows.pop(key, None)
+        self.pending_bytes.pop(key, None)
+        if not tables:
+            return
+        writer, stats = self._writer(key, tables[0].schema)
+        table = pa.concat_tables(tables)
+        writer.write_table(table, row_group_size=max(1, min(table.num_rows, self.spec.row_group_rows)))
         stats.update(table)
 
     def close(self) -> list[dict[str, Any]]:
+        for key in list(self.pending):
+            self._flush(key)
         adds = []
         for key, (writer, sink, _path, rel, stats) in self.open.items():
             writer.close()

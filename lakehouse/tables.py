@@ -420,7 +420,7 @@ class Lakehouse:
     def _write_files(
         self, df: DataFrame, name: str, parts: list[str], table: DeltaTable | None
     ) -> list[dict[str, Any]]:
-        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, WriteSpec
+        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, WriteSpec, session_row_group_rows
 
         spark = df.sparkSession
         _register(spark, DeltaBridgeSource)
@@ -433,6 +433,7 @@ class Lakehouse:
             partition_by=parts,
             write_id=uuid.uuid4().hex,
             manifest=manifest,
+            row_group_rows=session_row_group_rows(spark),
         )
         try:
             try:

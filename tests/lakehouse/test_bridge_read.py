@@ -80,7 +80,7 @@ def _evolved_table(spark: Any, lake: Any, name: str) -> tuple[list[tuple], list[
 
     old = event_rows(3000, days=3)
     new = event_rows(500, days=2, seed=3, id_offset=50_000)
-    with _conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": "200"}):  # one row group per batch
+    with _conf(spark, {"spark.featurelake.write.rowGroupRows": "200"}):  # row groups of 200 rows
         lake.write(events_df(spark, old, partitions=1), name, partition_by=["event_date"])
     lake.write(
         events_df(spark, new).withColumn("score", F.col("user_id") * 0.5), name, allow_new_columns=True
