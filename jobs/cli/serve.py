@@ -27,12 +27,12 @@ def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None
 
     settings = app.settings
     registry = open_registry(settings.registry_url)
-    catalog = load_catalog(settings, registry=registry)
-    sdk = connect(settings, catalog)
-    click.echo(
-        f"featurelake feature server for project {settings.project!r} on http://{host}:{port} (docs: /docs)"
-    )
     try:
+        catalog = load_catalog(settings, registry=registry)
+        sdk = connect(settings, catalog)
+        click.echo(
+            f"featurelake feature server for project {settings.project!r} on http://{host}:{port} (docs: /docs)"
+        )
         run_server(
             create_app(sdk, registry=registry, max_request_bytes=max_request_bytes), host=host, port=port
         )
