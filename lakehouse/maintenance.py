@@ -82,39 +82,62 @@ def optimize(
     return {**metrics, "version": lakehouse.version(name)}
 
 
+ORPHAN_AGE = timedelta(hours=24)
+
+
 def vacuum(
-    lakehouse: Lakehouse, name: str, *, retention: timedelta = timedelta(days=7), dry_run: bool = False
+    lakehouse: Lakehouse,
+    name: str,
+    *,
+    retention: timedelta = timedelta(days=7),
+    dry_run: bool = False,
+    orphans_older_than: timedelta = ORPHAN_AGE,
 ) -> list[str]:
     """Delete files no longer referenced by versions newer than ``retention``.
 
     Readers of versions older than ``retention`` lose their files: keep it longer than any
-    reader (training sets pin versions) and any running job. Files no commit ever referenced
-    (left by a job killed before its commit) are deleted too once older than ``retention``.
+    reader (training sets pin versions). Files no commit ever referenced are deleted once
+    older than ``orphans_older_than`` (and ``retention``): they are left by jobs killed before
+    their commit, but they are also the files of a write still running, which would commit a
+    reference to a deleted file; so keep that age above the longest write job.
 
     Args:
         lakehouse: the tables' root.
         name: the table.
         retention: how far back time travel must keep working.
         dry_run: only list the files.
+        orphans_older_than: the age below which never-committed files are kept (in-flight writes).
 
     Returns:
         The files deleted (or that would be).
     """
-    if not isinstance(retention, timedelta) or retention < timedelta(0):
-        raise LakehouseError(
-            f"retention={retention!r} must be a non-negative timedelta, e.g. timedelta(days=7)"
-        )
+    for label, value in (("retention", retention), ("orphans_older_than", orphans_older_than)):
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise LakehouseError(
+                f"{label}={value!r} must be a non-negative timedelta, e.g. timedelta(days=7)"
+            )
     table = lakehouse._load(name)
-    # delta-rs takes whole hours: round up, so a sub-hour retention never becomes 0 (delete all)
-    hours = math.ceil(retention.total_seconds() / 3600)
+
+    def hours(age: timedelta) -> int:
+        # delta-rs takes whole hours: round up, so a sub-hour age never becomes 0 (delete all)
+        return math.ceil(age.total_seconds() / 3600)
+
     try:
-        # full: list the table's folder; delta-rs' default ("lite") only looks at files the log
-        # removed, so it never finds the orphans of a write killed before its commit.
-        return table.vacuum(
-            retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False, full=True
+        # "lite": the files the log removed, older than the retention.
+        removed = table.vacuum(
+            retention_hours=hours(retention), dry_run=dry_run, enforce_retention_duration=False
+        )
+        # "full" lists the table's folder: also files no commit referenced (killed jobs' orphans,
+        # and running writes' files, hence the separate, longer age).
+        orphans = table.vacuum(
+            retention_hours=hours(max(retention, orphans_older_than)),
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            full=True,
         )
     except Exception as err:  # noqa: BLE001
         raise LakehouseError(f"vacuuming table {name!r} failed: {_short(err)}") from err
+    return sorted(set(removed) | set(orphans))
 
 
 def describe(lakehouse: Lakehouse, name: str) -> TableInfo:

@@ -712,12 +712,20 @@ class Lakehouse:
         )
 
     def vacuum(
-        self, name: str, *, retention: timedelta = timedelta(days=7), dry_run: bool = False
+        self,
+        name: str,
+        *,
+        retention: timedelta = timedelta(days=7),
+        dry_run: bool = False,
+        orphans_older_than: timedelta | None = None,
     ) -> list[str]:
-        """Delete files unreferenced by versions newer than ``retention``: see :func:`lakehouse.maintenance.vacuum`."""
+        """Delete unreferenced files: see :func:`lakehouse.maintenance.vacuum` (None: its default)."""
         from lakehouse import maintenance
 
-        return maintenance.vacuum(self, name, retention=retention, dry_run=dry_run)
+        orphans = maintenance.ORPHAN_AGE if orphans_older_than is None else orphans_older_than
+        return maintenance.vacuum(
+            self, name, retention=retention, dry_run=dry_run, orphans_older_than=orphans
+        )
 
     def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The table's commits, newest first (delta-rs' commitInfo plus ``version``)."""

@@ -87,7 +87,9 @@ def test_write_killed_mid_job_leaves_the_previous_version(tmp_path: Path) -> Non
 
     lake = Lakehouse(str(root))
     assert lake.vacuum("events", retention=timedelta(hours=1)) == []  # an in-flight write's files are safe
-    removed = lake.vacuum("events", retention=timedelta(0))
+    # ...and so they are at zero retention: never-committed files younger than a day are kept
+    assert lake.vacuum("events", retention=timedelta(0)) == []
+    removed = lake.vacuum("events", retention=timedelta(0), orphans_older_than=timedelta(0))
     assert {str(table / r) for r in removed} == {str(p) for p in left}
     assert _parquet_files(table) == committed
     after = DeltaTable(str(table))  # vacuum commits VACUUM START/END entries, and no data change
