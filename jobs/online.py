@@ -545,11 +545,12 @@ def _add_service_versions(catalog: FeatureCatalog, registry: Any, project: str, 
             if archived_majors[key]:
                 pinned.append(f"{part.view} v{part.view_major}")
         catalog.service_states[ref] = ServiceState(ref, sv.status, tuple(pinned))
-    # ``name`` alone means the newest active version, else the newest non-archived one (as the
-    # registry resolves it); when every version is archived it means the newest, refused.
-    current = next((sv for sv in reversed(versions) if sv.status == "active"), None) or next(
-        (sv for sv in reversed(versions) if sv.status != "archived"), versions[-1] if versions else None
-    )
+    # ``name`` alone means what the registry resolves it to (newest active, else newest
+    # non-archived); when every version is archived, the newest, which _service() refuses.
+    try:
+        current = registry.get_service_version(project, name)
+    except RegistryError:
+        current = versions[-1] if versions else None
     if current is not None:
         catalog.services.setdefault(name, catalog.services[f"{name}:v{current.version}"])
         catalog.service_states[name] = catalog.service_states[f"{name}:v{current.version}"]
