@@ -43,6 +43,7 @@ from pyspark.sql.datasource import (
 )
 from pyspark.sql.types import StructType
 
+from featurelake.errors import LakehouseError
 from lakehouse.stats import FileStats
 from lakehouse.storage import StorageRoot
 
@@ -64,8 +65,19 @@ _PREFETCH = 2
 
 
 def session_row_group_rows(spark: Any) -> int:
-    """Rows per parquet row group for writes in this session (``ROW_GROUP_ROWS_CONF``, else 1Mi)."""
-    return int(spark.conf.get(ROW_GROUP_ROWS_CONF, str(ROW_GROUP_ROWS)))
+    """Rows per parquet row group for writes in this session (``ROW_GROUP_ROWS_CONF``, else 1Mi).
+
+    Raises:
+        LakehouseError: the setting is not a positive whole number.
+    """
+    value = spark.conf.get(ROW_GROUP_ROWS_CONF, str(ROW_GROUP_ROWS))
+    rows = int(value) if str(value).strip().isdigit() else 0
+    if rows <= 0:
+        raise LakehouseError(
+            f"{ROW_GROUP_ROWS_CONF}={value!r} is not a positive number of rows; "
+            f"unset it (default {ROW_GROUP_ROWS:,}) or set e.g. 131072"
+        )
+    return rows
 
 
 @dataclass

@@ -235,3 +235,14 @@ def test_describe_history_vacuum(spark, lake):
     assert len(deleted) == 6  # version 0's files (3 days x 2 tasks)
     with pytest.raises(LakehouseError, match="non-negative timedelta"):
         lake.vacuum("dh", retention=7)
+
+
+@pytest.mark.spark
+def test_a_bad_row_group_setting_is_named_before_anything_is_written(spark, lake):
+    spark.conf.set("spark.featurelake.write.rowGroupRows", "lots")
+    try:
+        with pytest.raises(LakehouseError, match=r"rowGroupRows='lots' is not a positive number"):
+            lake.write(spark.range(3), "rg_bad")
+    finally:
+        spark.conf.unset("spark.featurelake.write.rowGroupRows")
+    assert not lake.exists("rg_bad")
