@@ -16,6 +16,7 @@ from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewReq
 from lakehouse.tables import Lakehouse
 from registry.writer import open_registry
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
+from tests.spark_submit import spark_submit_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis, pytest.mark.cluster, pytest.mark.slow]
 
@@ -45,25 +46,15 @@ def test_spark_submit_materializes_on_the_cluster(spark, tmp_path, redis_nodes, 
         PYSPARK_PYTHON=sys.executable,
         PYSPARK_DRIVER_PYTHON=sys.executable,
     )
-    cmd = [
-        str(Path(sys.executable).parent / "spark-submit"),
-        "--master",
-        spark_master,
-        "--conf",
-        "spark.driver.host=127.0.0.1",
-        "--conf",
-        "spark.cores.max=1",
-        "--conf",
-        "spark.executor.memory=1g",
-        "--conf",
-        "spark.ui.enabled=false",
-        str(REPO / "jobs" / "materialize.py"),
+    cmd = spark_submit_command(
+        REPO / "jobs" / "materialize.py",
         "--view",
         "user_activity",
         "--incremental",
         "--actor",
         "cluster-job",
-    ]
+        master=spark_master,
+    )
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert f"{USERS} entities written" in proc.stdout, proc.stdout[-2000:]

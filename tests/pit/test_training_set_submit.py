@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lakehouse.training import checksum
+from tests.spark_submit import spark_submit_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.cluster, pytest.mark.slow]
 
@@ -51,28 +52,16 @@ def test_spark_submit_on_the_cluster_builds_the_same_training_set(world, spark_m
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
     env.pop("FEATURELAKE_CONFIG", None)
-    cmd = [
-        str(Path(sys.executable).parent / "spark-submit"),
-        "--master",
-        spark_master,
-        "--conf",
-        "spark.driver.host=127.0.0.1",
-        "--conf",
-        "spark.executor.cores=1",
-        "--conf",
-        "spark.cores.max=1",
-        "--conf",
-        "spark.executor.memory=1g",
-        "--conf",
-        "spark.ui.enabled=false",
-        str(REPO / "jobs" / "training_set.py"),
+    cmd = spark_submit_command(
+        REPO / "jobs" / "training_set.py",
         "--service",
         "fraud:v2",
         "--entities",
         str(tmp_path / "elsewhere" / "labels"),
         "--name",
         "submitted",
-    ]
+        master=spark_master,
+    )
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "training set submitted v1: 6 rows" in proc.stdout

@@ -14,6 +14,7 @@ import pytest
 
 from jobs.localstack import status, up
 from jobs.settings import Settings
+from tests.spark_submit import spark_submit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,20 +200,7 @@ def test_spark_submit_runs_executors_in_separate_processes(spark_master: str, tm
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
     out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "spark-submit"),
-            "--master",
-            spark_master,
-            "--conf",
-            "spark.driver.host=127.0.0.1",
-            "--conf",
-            "spark.executor.memory=512m",
-            "--conf",
-            "spark.cores.max=2",
-            "--conf",
-            "spark.ui.enabled=false",
-            str(script),
-        ],
+        spark_submit_command(script, master=spark_master, cores=2, executor_memory="512m"),
         capture_output=True,
         text=True,
         timeout=300,
