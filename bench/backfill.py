@@ -3,7 +3,7 @@
 For each scale (transactions over 90 days of demo data) and each range length (7, 30, 60 days)
 it times, on the SAME data in the SAME Spark session:
 
-* engine: ``lakehouse.transforms.compute_view`` for ``user_transaction_stats`` (12 features:
+* engine: ``featurelake.lakehouse.transforms.compute_view`` for ``user_transaction_stats`` (12 features:
   count/sum/mean/max over 1d/7d/30d) written to Spark's ``noop`` sink;
 * baseline: the naive plain-Spark way: cross join every user with every period end of the
   range, join the events of the last 30 days on (user, time range), aggregate with
@@ -98,14 +98,15 @@ def skipping(lakehouse, table: str, user_id: int, *, version: int | None = None)
 
 
 def run_scale(spark, rows: int, ranges: list[int], workdir: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    from featurelake.jobs.apply import apply_repo
+    from featurelake.jobs.backfill import BackfillOptions, run_backfill
+    from featurelake.lakehouse.demo_data import generate
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.transforms import compute_view, computed_at, pin_sources, source_ranges
+    from featurelake.registry import open_registry
+
+    from featurelake.config.settings import load_settings_from_dict
     from featurelake.repo import load_repo
-    from jobs.apply import apply_repo
-    from jobs.backfill import BackfillOptions, run_backfill
-    from jobs.settings import load_settings_from_dict
-    from lakehouse.demo_data import generate
-    from lakehouse.tables import Lakehouse
-    from lakehouse.transforms import compute_view, computed_at, pin_sources, source_ranges
-    from registry import open_registry
 
     home = workdir / f"scale_{rows}"
     settings = load_settings_from_dict(
@@ -216,7 +217,7 @@ def main() -> None:
         "--workdir", default=None, help="Where to write data (default: a temp folder, removed)."
     )
     args = parser.parse_args()
-    from lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.spark import build_spark_session
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="featurelake-bench-"))
     spark = build_spark_session(

@@ -26,12 +26,11 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from featurelake.lakehouse import Lakehouse
+from featurelake.lakehouse.schema import table_arrow_schema
+from featurelake.lakehouse.spark import build_spark_session
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-
-from lakehouse import Lakehouse
-from lakehouse.schema import table_arrow_schema
-from lakehouse.spark import build_spark_session
 
 ROOT = Path(__file__).resolve().parents[1]
 

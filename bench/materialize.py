@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lakehouse.online import ClusterClient, Command, OnlineReader, OnlineView, ViewRequest  # noqa: E402
-from lakehouse.online.cluster import resp_bulk  # noqa: E402
-from lakehouse.online.encoding import (  # noqa: E402
+from featurelake.lakehouse.online import ClusterClient, Command, OnlineReader, OnlineView, ViewRequest  # noqa: E402
+from featurelake.lakehouse.online.cluster import resp_bulk  # noqa: E402
+from featurelake.lakehouse.online.encoding import (  # noqa: E402
     encode_column,
     encode_timestamp_column,
     entity_key_column,
@@ -86,7 +86,7 @@ def make_table(path: Path, rows: int) -> None:
 
 # --------------------------------------------------------------------------- systems
 def run_ours(spark, path: Path, nodes: list[str], project: str, tasks: int, replica_acks: int = 1) -> float:
-    from lakehouse.online.spark_writer import RedisTarget, write_online
+    from featurelake.lakehouse.online.spark_writer import RedisTarget, write_online
 
     df = spark.read.parquet(str(path))
     t = time.perf_counter()
@@ -241,7 +241,7 @@ def main() -> None:
     try:
         path = tmp / "feature_table"
         make_table(path, args.rows)
-        from lakehouse.spark import build_spark_session
+        from featurelake.lakehouse.spark import build_spark_session
 
         spark = build_spark_session(
             app_name="bench-materialize",

@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lakehouse.online import ClusterClient, Command, OnlineView, OnlineWriter  # noqa: E402
-from lakehouse.online.encoding import serialize_entity_key, to_epoch_micros  # noqa: E402
+from featurelake.lakehouse.online import ClusterClient, Command, OnlineView, OnlineWriter  # noqa: E402
+from featurelake.lakehouse.online.encoding import serialize_entity_key, to_epoch_micros  # noqa: E402
 
 USERS = 10_000
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -89,7 +89,7 @@ def cleanup(nodes: list[str], project: str) -> None:
 
 
 def catalog(project: str):
-    from jobs.online import FeatureCatalog
+    from featurelake.jobs.online import FeatureCatalog
 
     return FeatureCatalog(project=project, views={ACTIVITY.name: ACTIVITY, PROFILE.name: PROFILE})
 
@@ -149,8 +149,9 @@ def time_calls(fn, keys: list[int]) -> tuple[float, float]:
 
 # --------------------------------------------------------------------------- server
 def serve_main(project: str, nodes: list[str], port: int) -> None:
-    from jobs.online import OnlineFeatureClient
-    from jobs.server import create_app, serve
+    from featurelake.jobs.online import OnlineFeatureClient
+
+    from featurelake.server.app import create_app, serve
 
     sdk = OnlineFeatureClient.connect(catalog(project), nodes)
     serve(create_app(sdk), host="127.0.0.1", port=port)
@@ -236,7 +237,7 @@ def main() -> None:
     keys = [rng.randrange(USERS) for _ in range(args.lookups)]
     load(nodes, project)
     try:
-        from jobs.online import OnlineFeatureClient
+        from featurelake.jobs.online import OnlineFeatureClient
 
         sdk = OnlineFeatureClient.connect(catalog(project), nodes)
         ours = time_calls(

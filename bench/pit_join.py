@@ -30,8 +30,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lakehouse.pit import ViewRequest, point_in_time_join  # noqa: E402
-from lakehouse.spark import build_spark_session  # noqa: E402
+from featurelake.lakehouse.pit import ViewRequest, point_in_time_join  # noqa: E402
+from featurelake.lakehouse.spark import build_spark_session  # noqa: E402
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
 DAYS = 90

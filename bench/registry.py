@@ -29,7 +29,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry import Node, open_registry  # noqa: E402
+from featurelake.registry import Node, open_registry  # noqa: E402
 
 PROJECT = "bench"
 VIEWS, VERSIONS, FEATURES = 2_000, 5, 10
@@ -230,7 +230,7 @@ def cli_once(url: str, *args: str) -> float:
     env = {**os.environ, "FEATURELAKE_REGISTRY_URL": url, "FEATURELAKE_PROJECT": PROJECT}
     t = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

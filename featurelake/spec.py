@@ -44,7 +44,7 @@ and null for every other function. Functions:
   of a boolean flag is a rate.
 * ``count_distinct``: exact number of distinct non-null values.
 * ``approx_count_distinct``: an approximate distinct count from HyperLogLog sketches per
-  period, merged over the window (the engine, ``lakehouse.aggregations``, documents its error
+  period, merged over the window (the engine, ``featurelake.lakehouse.aggregations``, documents its error
   bound); use it when exactness is not needed at scale.
 * ``last``: the non-null value of the latest event in the window; among events at the same
   timestamp the greatest value wins, so the result is deterministic.

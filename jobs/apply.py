@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-
-from featurelake.errors import ConfigError, DefinitionError
-from jobs.settings import OnlineSettings
-from registry import (
+from featurelake.registry import (
     Definitions,
     EntityDef,
     FeatureDef,
@@ -33,6 +30,9 @@ from registry import (
     SourceDef,
     ViewDef,
 )
+
+from featurelake.config.settings import OnlineSettings
+from featurelake.errors import ConfigError, DefinitionError
 
 
 def _source_def(source: Any) -> SourceDef:
@@ -155,7 +155,7 @@ def feast_repo_config(
 
     The project is featurelake's; a PostgreSQL registry URL makes Feast use its ``sql`` registry
     in the same database. The online store's ``connection_string`` is expanded like Feast does
-    (see :func:`jobs.redis_connection.expand_connection_string`): a bare
+    (see :func:`featurelake.config.redis_connection.expand_connection_string`): a bare
     ``${FEATURELAKE_ONLINE_NODES}`` that is unset takes nodes, TLS and AUTH from ``online``.
 
     Args:
@@ -171,7 +171,11 @@ def feast_repo_config(
     """
     from feast.repo_config import RepoConfig
 
-    from jobs.redis_connection import check_agrees, expand_connection_string, parse_connection_string
+    from featurelake.config.redis_connection import (
+        check_agrees,
+        expand_connection_string,
+        parse_connection_string,
+    )
 
     file = repo_path / "feature_store.yaml"
     if not file.is_file():

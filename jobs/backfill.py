@@ -46,12 +46,12 @@ import click
 from featurelake.errors import DefinitionError, FeatureStoreError, ValidationFailedError
 
 if TYPE_CHECKING:
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import Registry, ViewVersion
     from pyspark.sql import SparkSession
 
+    from featurelake.config.settings import Settings
     from featurelake.spec import ViewSpec
-    from jobs.settings import Settings
-    from lakehouse.tables import Lakehouse
-    from registry import Registry, ViewVersion
 
 log = logging.getLogger("featurelake.backfill")
 
@@ -276,7 +276,7 @@ def plan_ranges(
     """The ranges to compute: all of [start, end], or only its contiguous runs of empty partitions."""
     if not missing_only or not lakehouse.exists(table):
         return [(start, end)]
-    from lakehouse.transforms import partition_dates
+    from featurelake.lakehouse.transforms import partition_dates
 
     filled = partition_dates(lakehouse, table, version=None, date_range=(start, end))
     return contiguous_ranges([d for d in days_between(start, end) if d not in filled])
@@ -309,9 +309,9 @@ def run_backfill(
         TransformError: the custom transform failed or returned the wrong schema.
         ExpectationsFailed: expectations failed; nothing was committed.
     """
-    from lakehouse.tables import Lakehouse
-    from lakehouse.transforms import check_coverage, computed_at, pin_sources, source_ranges
-    from registry import open_registry
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.transforms import check_coverage, computed_at, pin_sources, source_ranges
+    from featurelake.registry import open_registry
 
     _check_options(options)
     registry = open_registry(settings.registry_url)
@@ -445,8 +445,9 @@ def _stage(
     progress: ProgressFn,
 ) -> None:
     """Compute every chunk and append it to the run's private staging table."""
+    from featurelake.lakehouse.transforms import compute_view, wrap_transform_errors
+
     from featurelake.spec import EVENT_DATE
-    from lakehouse.transforms import compute_view, wrap_transform_errors
 
     join_keys = {k.name: k.dtype for k in vv.entities}
     features = {f.name: f.dtype for f in vv.features}
@@ -502,8 +503,9 @@ def _validate_and_commit(
     target_file_mb: int | None = None,
 ) -> None:
     """Validate every staged row, then commit each range with one replace_range and Z-order it."""
+    from featurelake.lakehouse.validation import ExpectationsFailed, gx_expectations, validate_dataframe
+
     from featurelake.spec import EVENT_DATE
-    from lakehouse.validation import ExpectationsFailed, gx_expectations, validate_dataframe
 
     total = len(result.chunks) + 2
     staged_exists = lakehouse.exists(staging)
@@ -573,7 +575,7 @@ def _validate_and_commit(
 
 
 def _lineage(vv: ViewVersion, result: BackfillResult) -> list[tuple[Any, Any]]:
-    from registry import Node
+    from featurelake.registry import Node
 
     view_node = Node.feature_view_version(vv.name, vv.version)
     edges = [(Node.data_source(i["table"], i["version"]), view_node) for i in result.inputs]
@@ -729,10 +731,11 @@ def summary_lines(result: BackfillResult) -> list[str]:
 @click.option("--actor", default=None, help="Who runs it (default: $FEATURELAKE_ACTOR, then the OS user).")
 def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
     """spark-submit entry point: compute a feature view for a range of days."""
+    from featurelake.jobs.wiring import submit_master
+    from featurelake.lakehouse.spark import build_spark_session
+
     from featurelake.actor import resolve_actor
-    from jobs.settings import load_settings
-    from jobs.wiring import submit_master
-    from lakehouse.spark import build_spark_session
+    from featurelake.config.settings import load_settings
 
     settings = load_settings(config_path)
     options = options_from_cli(**cli)
@@ -754,7 +757,7 @@ def main(argv: list[str] | None = None) -> None:
 
     A failed expectation exits 2, so schedulers can tell bad data from a broken job.
     """
-    from jobs.cli.main import run_click_entrypoint
+    from featurelake.jobs.entrypoint import run_click_entrypoint
 
     run_click_entrypoint(
         submit_main,

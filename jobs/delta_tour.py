@@ -1,7 +1,7 @@
 """A small Spark job that writes, reads, time-travels and optimizes a Delta table, saying what it did.
 
 Run it with ``.venv/bin/spark-submit jobs/delta_tour.py`` (any ``--master``) or
-``.venv/bin/python -m jobs.delta_tour``; with no settings file it uses the embedded defaults
+``.venv/bin/python -m featurelake.jobs.delta_tour``; with no settings file it uses the embedded defaults
 (tables under ``.featurelake/data``, Spark ``local[*]``).
 """
 
@@ -13,8 +13,9 @@ import sys
 import time
 from datetime import date, timedelta
 
-from jobs.settings import load_settings
-from jobs.wiring import lakehouse_from_settings
+from featurelake.jobs.wiring import lakehouse_from_settings
+
+from featurelake.config.settings import load_settings
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -37,10 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(
             update={"storage": settings.storage.model_copy(update={"root": args.root})}
         )
+    from featurelake.lakehouse import Lakehouse
+    from featurelake.lakehouse.spark import build_spark_session
     from pyspark.sql import functions as F
-
-    from lakehouse import Lakehouse
-    from lakehouse.spark import build_spark_session
 
     under_submit = bool(os.environ.get("PYSPARK_GATEWAY_PORT"))  # spark-submit already chose the master
     spark = build_spark_session(

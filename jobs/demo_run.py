@@ -20,7 +20,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from jobs.settings import Settings
+    from featurelake.config.settings import Settings
 
 DEMO_ROWS = 200_000
 DEMO_SEED = 7
@@ -57,7 +57,7 @@ class DemoContext:
     def spark(self) -> SparkSession:
         """One Spark session for all steps (created on first use)."""
         if self._spark is None:
-            from lakehouse.spark import build_spark_session
+            from featurelake.lakehouse.spark import build_spark_session
 
             self._spark = build_spark_session(
                 app_name="featurelake-demo", master=self.settings.spark.master, conf=self.settings.spark.conf
@@ -66,13 +66,13 @@ class DemoContext:
 
     def registry(self) -> Any:
         """The registry (opened per call; cheap)."""
-        from registry import open_registry
+        from featurelake.registry import open_registry
 
         return open_registry(self.settings.registry_url)
 
     def lakehouse(self) -> Any:
         """The lakehouse on the settings' storage root."""
-        from lakehouse.tables import Lakehouse
+        from featurelake.lakehouse.tables import Lakehouse
 
         return Lakehouse(self.settings.storage_root, self.settings.storage.storage_options())
 
@@ -87,7 +87,7 @@ class DemoStep:
 
 
 def _generate(ctx: DemoContext) -> None:
-    from lakehouse.demo_data import generate
+    from featurelake.lakehouse.demo_data import generate
 
     start = datetime.now(UTC).date() - timedelta(days=ctx.days)
     data = generate(
@@ -106,7 +106,7 @@ def _generate(ctx: DemoContext) -> None:
 
 
 def _apply(ctx: DemoContext) -> None:
-    from jobs.apply import apply_repo
+    from featurelake.jobs.apply import apply_repo
 
     settings = ctx.settings
     plan = apply_repo(
@@ -127,7 +127,7 @@ def _apply(ctx: DemoContext) -> None:
 
 def first_computable_day(spec: Any, data_start: date) -> date:
     """The first day whose windows (or look-back) start on or after the first day of data."""
-    from lakehouse.transforms import source_ranges
+    from featurelake.lakehouse.transforms import source_ranges
 
     ranges = [r for r in source_ranges(spec, start=data_start, end=data_start).values() if r is not None]
     if not ranges:
@@ -137,8 +137,9 @@ def first_computable_day(spec: Any, data_start: date) -> date:
 
 
 def _backfill(ctx: DemoContext) -> None:
+    from featurelake.jobs.backfill import BackfillOptions, run_with_progress, summary_lines
+
     from featurelake.repo import load_repo
-    from jobs.backfill import BackfillOptions, run_with_progress, summary_lines
 
     data = ctx.state.get("demo_data")
     repo = load_repo(ctx.settings.feature_repo)
@@ -178,7 +179,7 @@ def _describe(ctx: DemoContext) -> None:
 
 
 def _lineage(ctx: DemoContext) -> None:
-    from registry import Node
+    from featurelake.registry import Node
 
     registry = ctx.registry()
     vv = registry.get_view_version(ctx.settings.project, LINEAGE_VIEW)
@@ -197,9 +198,8 @@ def _lineage(ctx: DemoContext) -> None:
 
 def _training_set(ctx: DemoContext) -> None:
     """Label the last week's transactions, build a PIT-correct training set, then reproduce it."""
+    from featurelake.jobs.training_set import create_training_set, reproduce_training_set
     from pyspark.sql import functions as F
-
-    from jobs.training_set import create_training_set, reproduce_training_set
 
     data = ctx.state.get("demo_data")
     end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)
@@ -241,7 +241,7 @@ def _training_set(ctx: DemoContext) -> None:
 
 
 def _online_step(target: str, ctx: DemoContext) -> None:
-    # Steps owned by the online store ("module:function" in jobs/materialize.py, jobs/online.py), imported lazily.
+    # The online steps ("module:function" in jobs/demo_online.py) import Spark and Redis code: lazily.
     import importlib
 
     module, attr = target.split(":")
@@ -257,12 +257,12 @@ STEPS: list[DemoStep] = [
     DemoStep(
         "materialize",
         "Materialize every view into the Redis cluster",
-        lambda ctx: _online_step("jobs.materialize:demo_materialize", ctx),
+        lambda ctx: _online_step("featurelake.jobs.demo_online:demo_materialize", ctx),
     ),
     DemoStep(
         "online",
         "One online lookup (feature service, statuses)",
-        lambda ctx: _online_step("jobs.online:demo_lookup", ctx),
+        lambda ctx: _online_step("featurelake.jobs.demo_online:demo_lookup", ctx),
     ),
     DemoStep(
         "training-set", f"Point-in-time training set for {TRAINING_SERVICE}, then reproduce it", _training_set

@@ -3,10 +3,10 @@
 Resolves the requested features (``["view:feature", ...]`` or a feature service
 ``"fraud_detection:v2"``) through the registry, refuses archived versions, reads each view's
 Delta table through the Lakehouse (only the date partitions the entity rows can use, at one
-pinned Delta version), and runs :func:`lakehouse.pit.point_in_time_join`.
+pinned Delta version), and runs :func:`featurelake.lakehouse.pit.point_in_time_join`.
 
 Example:
-    >>> from jobs.historical import get_historical_features
+    >>> from featurelake.jobs.historical import get_historical_features
     >>> df = get_historical_features(entity_df, feature_service="fraud_detection:v2")
 """
 
@@ -19,8 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featurelake.errors import DefinitionError, LakehouseError, RegistryError
-from lakehouse.pit import (
+from featurelake.lakehouse.pit import (
     CREATED_TS,
     EVENT_TS,
     EntityBounds,
@@ -35,14 +34,16 @@ from lakehouse.pit import (
     point_in_time_join,
 )
 
+from featurelake.errors import DefinitionError, LakehouseError, RegistryError
+
 if TYPE_CHECKING:
     import pandas as pd
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import RegistryReader, ServiceVersion, ViewVersion
+    from featurelake.registry.types import Purpose
     from pyspark.sql import DataFrame, SparkSession
 
-    from jobs.settings import Settings
-    from lakehouse.tables import Lakehouse
-    from registry import RegistryReader, ServiceVersion, ViewVersion
-    from registry.types import Purpose
+    from featurelake.config.settings import Settings
 
 
 class NoFeatureDataWarning(UserWarning):
@@ -211,7 +212,7 @@ def load_entities(
 
     Raises:
         LakehouseError: the table or path does not exist.
-        EntityDataError: naive or non-time timestamps (see lakehouse.pit).
+        EntityDataError: naive or non-time timestamps (see featurelake.lakehouse.pit).
     """
     import pandas as pd
     from pyspark.sql import DataFrame as SparkFrame
@@ -232,7 +233,7 @@ def load_entities(
         return lakehouse.read(spark, entity_df, version=pinned), EntitySource(table=entity_df, version=pinned)
     path = Path(entity_df)
     if (path / "_delta_log").is_dir():
-        from lakehouse.tables import Lakehouse
+        from featurelake.lakehouse.tables import Lakehouse
 
         outside = Lakehouse(root=str(path.resolve().parent))
         pinned = outside.version(path.name) if version is None else version
@@ -340,7 +341,7 @@ def build_historical(
         features: ``["view:feature", ...]`` (newest active view versions).
         feature_service: ``"name:vN"`` (or ``"name"`` for its newest version).
         full_feature_names: output ``view__feature`` names.
-        mode: ``"event_time"`` or ``"as_known_at"`` (see lakehouse.pit).
+        mode: ``"event_time"`` or ``"as_known_at"`` (see featurelake.lakehouse.pit).
         timestamp_column: the entity rows' timestamp column.
         naive_timestamps: reject naive timestamps or read them as UTC.
         pinned_versions: table name -> Delta version to read (reproduction); default latest.
@@ -417,7 +418,7 @@ def get_historical_features(
             ``"as_known_at"`` (also written by t).
         timestamp_column: the entity rows' timestamp column.
         naive_timestamps: reject naive timestamps (default) or read them as UTC.
-        settings: featurelake settings (default: :func:`jobs.settings.load_settings`).
+        settings: featurelake settings (default: :func:`featurelake.config.settings.load_settings`).
         spark: a Spark session (default: one built from the settings).
         lakehouse: the lakehouse (default: from the settings).
         registry: the registry (default: from the settings).
@@ -454,21 +455,21 @@ def _context(
     lakehouse: Lakehouse | None,
     registry: RegistryReader | None,
 ) -> dict[str, Any]:
-    from jobs.settings import load_settings
+    from featurelake.config.settings import load_settings
 
     settings = settings or load_settings()
     if spark is None:
-        from lakehouse.spark import build_spark_session
+        from featurelake.lakehouse.spark import build_spark_session
 
         spark = build_spark_session(
             app_name="featurelake-historical", master=settings.spark.master, conf=settings.spark.conf
         )
     if lakehouse is None:
-        from jobs.wiring import lakehouse_from_settings
+        from featurelake.jobs.wiring import lakehouse_from_settings
 
         lakehouse = lakehouse_from_settings(settings)
     if registry is None:
-        from registry import open_registry
+        from featurelake.registry import open_registry
 
         registry = open_registry(settings.registry_url)
     return {"settings": settings, "spark": spark, "lakehouse": lakehouse, "registry": registry}

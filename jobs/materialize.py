@@ -11,7 +11,7 @@ Which files it reads depends on the mode, recorded in the run's report:
 - ``window`` (``--start/--end``): the date partitions of ``start <= event_timestamp < end``.
 - ``changes`` (``--incremental`` after an earlier ``changes``/``full`` run that read Delta
   version ``V`` up to ``end0``): the files the Delta log says were added by commits
-  ``V+1 .. W`` (:mod:`lakehouse.changes`: OPTIMIZE/Z-order commits add nothing), whatever their
+  ``V+1 .. W`` (:mod:`featurelake.lakehouse.changes`: OPTIMIZE/Z-order commits add nothing), whatever their
   event time, plus the partitions of ``end0 <= event_timestamp < end``. A late event or a
   ``replace_range`` backfill of an old day is therefore materialized by the next run.
 - ``full`` (``--incremental`` with no earlier run, or when the log cannot say what changed,
@@ -35,11 +35,11 @@ from featurelake.errors import ConfigError, FeatureStoreError
 from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, online_key_ttl_seconds, partitions_covering
 
 if TYPE_CHECKING:
+    from featurelake.lakehouse.tables import DataFile, Lakehouse
+    from featurelake.registry.writer import Registry
     from pyspark.sql import DataFrame, SparkSession
 
-    from jobs.settings import Settings
-    from lakehouse.tables import DataFile, Lakehouse
-    from registry.writer import Registry
+    from featurelake.config.settings import Settings
 
 WATERMARK = "materialize"
 
@@ -129,7 +129,7 @@ def redis_target(
     Raises:
         ConfigError: no Redis nodes configured.
     """
-    from lakehouse.online.spark_writer import RedisTarget
+    from featurelake.lakehouse.online.spark_writer import RedisTarget
 
     if not settings.online.nodes:
         raise ConfigError(
@@ -217,7 +217,7 @@ def _plan(
     end: datetime,
     incremental: bool,
 ) -> _Plan:
-    from lakehouse.changes import ChangesUnavailable, changed_files, table_id
+    from featurelake.lakehouse.changes import ChangesUnavailable, changed_files, table_id
 
     def covering(lo: datetime) -> list[DataFile]:
         if lo >= end:
@@ -325,10 +325,10 @@ def materialize_view(
         LakehouseError: the table is missing or lacks columns.
         ServiceUnavailableError: Redis did not accept the writes through retries.
     """
-    from jobs.online import online_view_from_registry
-    from lakehouse.online.spark_writer import write_online
-    from lakehouse.online.writer import WriteStats
-    from registry.types import Node
+    from featurelake.jobs.online import online_view_from_registry
+    from featurelake.lakehouse.online.spark_writer import write_online
+    from featurelake.lakehouse.online.writer import WriteStats
+    from featurelake.registry.types import Node
 
     if incremental and start is not None:
         raise ConfigError("give either --incremental or --start/--end, not both")
@@ -445,10 +445,10 @@ def run(
     spark: SparkSession | None = None,
 ) -> MaterializeResult:
     """Open the registry, the lakehouse and (unless given) a Spark session, then materialize."""
-    from jobs.wiring import submit_master
-    from lakehouse.spark import build_spark_session
-    from lakehouse.tables import Lakehouse
-    from registry.writer import open_registry
+    from featurelake.jobs.wiring import submit_master
+    from featurelake.lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry.writer import open_registry
 
     registry = open_registry(settings.registry_url)
     try:
@@ -493,7 +493,7 @@ def describe(result: MaterializeResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point."""
     from featurelake.actor import resolve_actor
-    from jobs.settings import load_settings
+    from featurelake.config.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="materialize.py", description=__doc__.splitlines()[0])
     parser.add_argument("--view", required=True, help="feature view to materialize")
@@ -533,46 +533,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-# --------------------------------------------------------------------------- demo steps
-
-
-def ensure_online_nodes(ctx: Any) -> None:
-    """Demo helper: with no Redis configured, start the local stack's Redis cluster and use it."""
-    if ctx.settings.online.nodes:
-        return
-    from jobs.localstack import up
-
-    state = up(
-        ctx.settings, services=["redis"], echo=lambda line: ctx.console.print(f"  {line}", markup=False)
-    )
-    nodes = list(state["redis"]["nodes"])
-    online = ctx.settings.online.model_copy(update={"nodes": nodes})
-    ctx.settings = ctx.settings.model_copy(update={"online": online})
-    ctx.console.print(f"  using the local Redis cluster {','.join(nodes)}", markup=False)
-
-
-def demo_materialize(ctx: Any) -> None:
-    """Demo step: materialize every active online view (incrementally) into the Redis cluster."""
-    ensure_online_nodes(ctx)
-    registry, lakehouse = ctx.registry(), ctx.lakehouse()
-    results = {}
-    try:
-        for vv in registry.list_views(ctx.settings.project):
-            if vv.status != "active" or not vv.entities:  # on-demand views are computed at request time
-                continue
-            result = materialize_view(
-                ctx.spark,
-                settings=ctx.settings,
-                registry=registry,
-                lakehouse=lakehouse,
-                view=vv.name,
-                actor=ctx.actor,
-                incremental=True,
-            )
-            results[vv.name] = result
-            ctx.console.print(f"  {describe(result)}", markup=False)
-    finally:
-        registry.dispose()
-    ctx.state["materialized"] = results

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from featurelake.errors import DefinitionError, RegistryError
-from lakehouse.online import (
+from featurelake.lakehouse.online import (
     ClusterClient,
     FeatureColumn,
     FeatureStatus,
@@ -26,6 +25,8 @@ from lakehouse.online import (
     RetryPolicy,
     ViewRequest,
 )
+
+from featurelake.errors import DefinitionError, RegistryError
 
 _FEAST_DTYPE_KIND: dict[str, str] = {
     "Int32": "int32",
@@ -52,7 +53,7 @@ def kind_of_feast_dtype(dtype: str) -> str:
     if m and m.group(1) in _FEAST_DTYPE_KIND:
         return _FEAST_DTYPE_KIND[m.group(1)] + "_list"
     lowered = dtype.lower()
-    from lakehouse.online.encoding import VALUE_KINDS
+    from featurelake.lakehouse.online.encoding import VALUE_KINDS
 
     if lowered in VALUE_KINDS:
         return lowered
@@ -575,9 +576,8 @@ def connect(settings: Any, catalog: FeatureCatalog) -> OnlineFeatureClient:
 
 
 def _offline_latest(spark: Any, lakehouse: Any, vv: Any, view: OnlineView, now: datetime) -> Any:
+    from featurelake.lakehouse.online.spark_writer import latest_per_entity
     from pyspark.sql import functions as F
-
-    from lakehouse.online.spark_writer import latest_per_entity
 
     cols = [*view.join_key_names, "event_timestamp", "created_timestamp", *view.feature_names]
     df = lakehouse.read(spark, vv.table_name, columns=cols).where(F.col("event_timestamp") <= F.lit(now))
@@ -598,15 +598,14 @@ def check_online(
     """Compare online values with the offline latest-as-of-now values for ``sample`` entities.
 
     Returns:
-        A :class:`lakehouse.online.consistency.CheckReport`.
+        A :class:`featurelake.lakehouse.online.consistency.CheckReport`.
 
     Raises:
         RegistryError: unknown or archived view.
         ServiceUnavailableError: Redis is down.
     """
+    from featurelake.lakehouse.online.consistency import compare
     from pyspark.sql import functions as F
-
-    from lakehouse.online.consistency import compare
 
     vv = registry.assert_usable(settings.project, view, None, "serve")
     online_view = online_view_from_registry(vv)
@@ -623,11 +622,10 @@ def estimate_online_size(
     """Estimate the view's Redis memory from ``sample`` of its entities.
 
     Returns:
-        A :class:`lakehouse.online.sizing.SizeEstimate`.
+        A :class:`featurelake.lakehouse.online.sizing.SizeEstimate`.
     """
+    from featurelake.lakehouse.online.sizing import estimate_size
     from pyspark.sql import functions as F
-
-    from lakehouse.online.sizing import estimate_size
 
     vv = registry.assert_usable(settings.project, view, None, "serve")
     online_view = online_view_from_registry(vv)
@@ -638,53 +636,3 @@ def estimate_online_size(
     return estimate_size(
         client, project=settings.project, view=online_view, sample_keys=keys, entities=entities
     )
-
-
-def demo_lookup(ctx: Any) -> None:
-    """Demo step: one online lookup of the first feature service for entities that exist offline."""
-    from jobs.materialize import ensure_online_nodes
-
-    ensure_online_nodes(ctx)
-    registry = ctx.registry()
-    try:
-        catalog = load_catalog(ctx.settings, registry=registry)
-        services = sorted(s for s in catalog.services if ":" not in s)
-        if not services:
-            ctx.console.print("  no feature service defined; nothing to look up", markup=False)
-            return
-        service = services[0]
-        refs = catalog.resolve(features=None, feature_service=service)
-        row: dict[str, Any] = {}
-        lakehouse = ctx.lakehouse()
-        for view in dict.fromkeys(v for v, _ in refs if v in catalog.views):
-            missing = [k for k in catalog.views[view].join_key_names if k not in row]
-            if missing:
-                vv = registry.get_view_version(ctx.settings.project, view)
-                first = lakehouse.read(ctx.spark, vv.table_name, columns=missing).limit(1).collect()
-                if first:
-                    row.update(first[0].asDict())
-    finally:
-        registry.dispose()
-    sdk = connect(ctx.settings, catalog)
-    start = datetime.now(UTC)
-    resp = sdk.get_online_features(feature_service=service, entity_rows=[row], full_feature_names=True)
-    took = (datetime.now(UTC) - start).total_seconds() * 1000
-    ctx.console.print(
-        f"  get_online_features(feature_service={service!r}, entity_rows=[{row}])  ({took:.1f} ms)",
-        markup=False,
-    )
-    for name, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
-        ctx.console.print(f"    {name:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)
-    ctx.state["online_lookup"] = resp
-    for name, odfv in sorted(catalog.on_demand.items())[:1]:
-        sources = [p.name for p in odfv.source_feature_view_projections.values()]
-        keys = {k for v in sources if v in catalog.views for k in catalog.views[v].join_key_names}
-        request = {field: 100.0 for field in odfv.get_request_data_schema()}
-        odfv_row = {**{k: v for k, v in row.items() if k in keys}, **request}
-        refs = [f"{name}:{f.name}" for f in odfv.features]
-        resp = sdk.get_online_features(features=refs, entity_rows=[odfv_row])
-        ctx.console.print(
-            f"  on-demand: get_online_features(features={refs}, entity_rows=[{odfv_row}])", markup=False
-        )
-        for col, values, statuses in zip(resp.names, resp.values, resp.statuses, strict=True):
-            ctx.console.print(f"    {col:<44} {values[0]!r:<22} {statuses[0].value}", markup=False)

@@ -2,7 +2,7 @@
 
     spark-submit jobs/training_set.py --service fraud_detection:v2 --entities labels --name fraud_train
 
-``create`` joins the entity rows with the service's features (lakehouse.pit), writes the result
+``create`` joins the entity rows with the service's features (featurelake.lakehouse.pit), writes the result
 as its own Delta table (``training_set__<name>__<run>``), and registers a training set version
 with the exact Delta version of the entity table and of every feature table, the feature list,
 the row count and an order-independent checksum, plus lineage (the registry adds the edges).
@@ -20,17 +20,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
+from featurelake.lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
+from featurelake.lakehouse.training import Checksum, checksum
 
 from featurelake.errors import LakehouseError, RegistryError
-from lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
-from lakehouse.training import Checksum, checksum
 
 if TYPE_CHECKING:
     import pandas as pd
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import Registry, RegistryReader, TrainingSet
     from pyspark.sql import DataFrame, SparkSession
-
-    from lakehouse.tables import Lakehouse
-    from registry import Registry, RegistryReader, TrainingSet
 
 TABLE_PREFIX = "training_set__"
 
@@ -105,7 +104,7 @@ def create_training_set(
     Raises:
         FeatureStoreError: any resolution, input or storage problem; the run is recorded as failed.
     """
-    from jobs.historical import build_historical, parse_service_ref
+    from featurelake.jobs.historical import build_historical, parse_service_ref
 
     if not name or not all(c.isalnum() or c in "_-." for c in name):
         raise RegistryError(f"training set name {name!r} must be letters, digits, '_', '-' or '.'")
@@ -198,7 +197,7 @@ def _persist_entities(
     timestamp_column: str,
     naive_timestamps: NaiveTimestamps,
 ) -> str:
-    from jobs.historical import load_entities
+    from featurelake.jobs.historical import load_entities
 
     frame, _ = load_entities(
         spark, lakehouse, entities, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps
@@ -222,7 +221,7 @@ def reproduce_training_set(
         RegistryError: unknown training set or version.
         LakehouseError: a pinned version is gone (vacuumed).
     """
-    from jobs.historical import build_historical
+    from featurelake.jobs.historical import build_historical
 
     ts = registry.get_training_set(project, name, version)
     params = registry.get_run(ts.run_id).params if ts.run_id else {}
@@ -289,7 +288,7 @@ def read_training_set(
         RegistryError: unknown training set or version.
         LakehouseError: the table or its version is gone (vacuumed), or ``as_="spark"`` without ``spark``.
     """
-    from lakehouse.training import read_snapshot_arrow
+    from featurelake.lakehouse.training import read_snapshot_arrow
 
     ts = registry.get_training_set(project, name, version)
     table, delta_version = ts.output.table, ts.output.version
@@ -360,11 +359,12 @@ def submit_main(
     actor: str | None,
 ) -> None:
     """spark-submit entry point: build a point-in-time training set and register it."""
+    from featurelake.jobs.wiring import lakehouse_from_settings, submit_master
+    from featurelake.lakehouse.spark import build_spark_session
+    from featurelake.registry import open_registry
+
     from featurelake.actor import resolve_actor
-    from jobs.settings import load_settings
-    from jobs.wiring import lakehouse_from_settings, submit_master
-    from lakehouse.spark import build_spark_session
-    from registry import open_registry
+    from featurelake.config.settings import load_settings
 
     settings = load_settings(config_path)
     spark = build_spark_session(
@@ -393,7 +393,7 @@ def submit_main(
 
 def main(argv: list[str] | None = None) -> None:
     """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1)."""
-    from jobs.cli.main import run_click_entrypoint
+    from featurelake.jobs.entrypoint import run_click_entrypoint
 
     run_click_entrypoint(submit_main, argv, prog_name="training_set.py")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jobs.settings import Settings
+from featurelake.config.settings import Settings
 
 if TYPE_CHECKING:
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
 
 def lakehouse_from_settings(settings: Settings) -> Lakehouse:
@@ -16,7 +16,7 @@ def lakehouse_from_settings(settings: Settings) -> Lakehouse:
     Raises:
         ConfigError: a credential environment variable named in the settings is not set.
     """
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
     return Lakehouse(settings.storage_root, settings.storage.storage_options())
 

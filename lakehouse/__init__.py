@@ -1,5 +1,5 @@
-"""The data plane: Delta tables read and written by Spark (see lakehouse.tables)."""
+"""The data plane: Delta tables read and written by Spark (see featurelake.lakehouse.tables)."""
 
-from lakehouse.tables import DataFile, Lakehouse, TableInfo, WriteInfo
+from featurelake.lakehouse.tables import DataFile, Lakehouse, TableInfo, WriteInfo
 
 __all__ = ["DataFile", "Lakehouse", "TableInfo", "WriteInfo"]

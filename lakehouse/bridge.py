@@ -6,7 +6,7 @@ pyarrow's filesystem for the root and returns their ``add`` actions (path, parti
 size, modification time, statistics) as a commit message. Spark then calls ``commit`` in a
 Python worker on the driver host with every task's message; it only hands the actions to the
 driver process (a manifest file under a driver-local folder). The driver process commits ONE
-Delta transaction with delta-rs (see :mod:`lakehouse.tables`). Nothing here commits, so a failed
+Delta transaction with delta-rs (see :mod:`featurelake.lakehouse.tables`). Nothing here commits, so a failed
 job can never change the table: a failing task deletes its own files, and ``abort`` deletes the
 files of tasks that had succeeded.
 
@@ -34,6 +34,8 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from featurelake.lakehouse.stats import FileStats
+from featurelake.lakehouse.storage import StorageRoot
 from pyspark.sql.datasource import (
     DataSource,
     DataSourceArrowWriter,
@@ -44,8 +46,6 @@ from pyspark.sql.datasource import (
 from pyspark.sql.types import StructType
 
 from featurelake.errors import LakehouseError
-from lakehouse.stats import FileStats
-from lakehouse.storage import StorageRoot
 
 SOURCE_NAME = "featurelake_delta"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from featurelake.lakehouse.storage import short_error
+
 from featurelake.errors import LakehouseError
-from lakehouse.storage import short_error
 
 if TYPE_CHECKING:
-    from lakehouse.tables import DataFile, Lakehouse
+    from featurelake.lakehouse.tables import DataFile, Lakehouse
 
 
 class ChangesUnavailable(LakehouseError):

@@ -1,4 +1,4 @@
-"""Table maintenance behind :class:`lakehouse.tables.Lakehouse`: optimize/Z-order, vacuum, describe.
+"""Table maintenance behind :class:`featurelake.lakehouse.tables.Lakehouse`: optimize/Z-order, vacuum, describe.
 
 Kept apart from the read/write path; the ``Lakehouse`` methods of the same names delegate here.
 """
@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from featurelake.lakehouse.schema import table_arrow_schema
+from featurelake.lakehouse.storage import short_error as _short
+from featurelake.lakehouse.table_model import META_OPERATION, META_ZORDER, DateRange, TableInfo, check_range
+
 from featurelake.errors import LakehouseError
-from lakehouse.schema import table_arrow_schema
-from lakehouse.storage import short_error as _short
-from lakehouse.tables import _META_OPERATION, _META_ZORDER, DateRange, TableInfo, _check_range
 
 if TYPE_CHECKING:
-    from lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.tables import Lakehouse
 
 
 def optimize(
@@ -52,10 +53,10 @@ def optimize(
     parts = list(table.metadata().partition_columns)
     filters = None
     if date_range is not None:
-        lo, hi = _check_range("date_range", date_range)
+        lo, hi = check_range("date_range", date_range)
         col = lakehouse._date_column(name, parts, arrow)
         filters = [(col, ">=", lo.isoformat()), (col, "<=", hi.isoformat())]
-    meta = {_META_OPERATION: "optimize", _META_ZORDER: json.dumps(list(zorder_by or []))}
+    meta = {META_OPERATION: "optimize", META_ZORDER: json.dumps(list(zorder_by or []))}
     props = CommitProperties(custom_metadata=meta, max_commit_retries=lakehouse.max_commit_retries)
     try:
         if zorder_by:
@@ -166,7 +167,7 @@ def describe(lakehouse: Lakehouse, name: str) -> TableInfo:
         else {
             "version": last_opt.get("version"),
             "timestamp": datetime.fromtimestamp(last_opt["timestamp"] / 1000, tz=UTC),
-            "zorder_by": json.loads(last_opt.get(_META_ZORDER, "[]")),
+            "zorder_by": json.loads(last_opt.get(META_ZORDER, "[]")),
             "parameters": last_opt.get("operationParameters", {}),
             "metrics": last_opt.get("operationMetrics", {}),
         },

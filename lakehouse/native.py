@@ -10,15 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lakehouse.schema import spark_to_arrow, table_arrow_schema
-from lakehouse.tables import DateRange, WriteInfo, WriteMode, _check_range
+from featurelake.lakehouse.schema import spark_to_arrow, table_arrow_schema
+from featurelake.lakehouse.table_model import DateRange, WriteInfo, WriteMode, check_range
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
+    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
-
-    from lakehouse.tables import Lakehouse
 
 # Tables stay at protocol reader 1 / writer 2 with no deletion vectors, so delta-rs, Polars and
 # DuckDB read them: Databricks turns deletion vectors on for new tables by default (a workspace
@@ -111,6 +110,6 @@ def read_native(
     df = reader.load(_spark_uri(lh, name))
     if date_range is not None:
         col = lh._date_column(name, parts, table_arrow_schema(table))
-        lo, hi = _check_range("date_range", date_range)
+        lo, hi = check_range("date_range", date_range)
         df = df.where(F.col(col).between(F.lit(lo), F.lit(hi)))
     return df.select(*selected)

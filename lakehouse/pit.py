@@ -181,7 +181,7 @@ def normalize_timestamp_column(
             if tz not in ("UTC", "Etc/UTC", "GMT", "Z", "+00:00"):
                 raise EntityDataError(
                     f"cannot read naive timestamps in {what}.{column} as UTC while spark.sql.session.timeZone={tz!r}; "
-                    "build the session with lakehouse.spark.build_spark_session (UTC)"
+                    "build the session with featurelake.lakehouse.spark.build_spark_session (UTC)"
                 )
             return df.withColumn(column, F.col(column).cast("timestamp"))
         raise EntityDataError(

@@ -1,6 +1,6 @@
 """Delta tables read and written by Spark: the :class:`Lakehouse` facade.
 
-Writes run in Spark executors (:mod:`lakehouse.bridge` writes parquet files and returns their
+Writes run in Spark executors (:mod:`featurelake.lakehouse.bridge` writes parquet files and returns their
 ``add`` actions) and the driver commits ONE Delta transaction with delta-rs, so a job that
 fails anywhere leaves the table at its previous version. Reads resolve a snapshot with delta-rs
 (latest, a version, or a timestamp), prune partitions by date and read the active files in
@@ -22,16 +22,13 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from featurelake.errors import LakehouseError
-from lakehouse.schema import (
+from featurelake.lakehouse.schema import (
     arrow_to_spark,
     check_partition_columns,
     delta_schema,
@@ -39,92 +36,27 @@ from lakehouse.schema import (
     spark_to_arrow,
     table_arrow_schema,
 )
-from lakehouse.storage import StorageRoot, is_not_found
-from lakehouse.storage import short_error as _short
+from featurelake.lakehouse.storage import StorageRoot, is_not_found
+from featurelake.lakehouse.storage import short_error as _short
+from featurelake.lakehouse.table_model import (
+    META_OPERATION,
+    META_WRITE_ID,
+    DataFile,
+    DateRange,
+    TableInfo,
+    WriteInfo,
+    WriteMode,
+    check_name,
+    check_range,
+)
+
+from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
 
-WriteMode = Literal["append", "overwrite"]
-DateRange = tuple[date, date]
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
-_META_WRITE_ID = "featurelake.writeId"
-_META_OPERATION = "featurelake.operation"
-_META_ZORDER = "featurelake.zorderBy"
-
-
-@dataclass(frozen=True)
-class WriteInfo:
-    """What one committed write did."""
-
-    table: str
-    version: int
-    operation: Literal["create", "append", "overwrite", "replace_range"]
-    rows: int
-    files_added: int
-    files_removed: int
-    bytes_added: int
-    partitions: list[dict[str, str | None]] = field(default_factory=list)
-    added_columns: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """A table's current state, as ``featurelake table describe`` shows it."""
-
-    name: str
-    uri: str
-    version: int
-    partition_columns: list[str]
-    partitions: int
-    num_files: int
-    size_bytes: int
-    num_rows: int
-    min_file_bytes: int
-    max_file_bytes: int
-    last_modified: datetime | None
-    last_optimize: dict[str, Any] | None
-    schema: list[tuple[str, str]]
-    protocol: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """One active data file of a snapshot, with its Delta statistics."""
-
-    path: str  # physical path for the root's filesystem
-    partition_values: dict[str, str | None]
-    size_bytes: int
-    num_records: int | None
-    min_values: dict[str, Any]
-    max_values: dict[str, Any]
-    null_count: dict[str, Any]
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise LakehouseError(
-            f"table name {name!r} is not valid; use letters, digits, '_', '.' and '-' (e.g. fraud__user_features__v1)"
-        )
-
-
-def _check_range(what: str, value: Any) -> DateRange:
-    ok = (
-        isinstance(value, tuple | list)
-        and len(value) == 2
-        and all(isinstance(v, date) and not isinstance(v, datetime) for v in value)
-    )
-    if not ok:
-        raise LakehouseError(
-            f"{what}={value!r} must be a (date, date) pair, e.g. (date(2024, 1, 1), date(2024, 1, 31))"
-        )
-    lo, hi = value
-    if lo > hi:
-        raise LakehouseError(f"{what}=({lo}, {hi}) starts after it ends; give (start, end) with start <= end")
-    return lo, hi
 
 
 def _is_native_delta(spark: SparkSession) -> bool:
@@ -164,7 +96,7 @@ class Lakehouse:
 
     def table_uri(self, name: str) -> str:
         """The table's URI (``s3://bucket/prefix/name`` or an absolute local path)."""
-        _check_name(name)
+        check_name(name)
         return self.storage.table_uri(name)
 
     # ---------------------------------------------------------------- snapshots
@@ -175,7 +107,7 @@ class Lakehouse:
         """Open a table; ``data=True`` gives its object store the long timeout data transfers need."""
         from deltalake import DeltaTable
 
-        _check_name(name)
+        check_name(name)
         uri = self.storage.table_uri(name)
         try:
             table = DeltaTable(uri, storage_options=self.storage.delta_options(data=data))
@@ -289,7 +221,7 @@ class Lakehouse:
         parts = list(table.metadata().partition_columns)
         actions = pa.table(table.get_add_actions(flatten=True))
         if date_range is not None:
-            lo, hi = _check_range("date_range", date_range)
+            lo, hi = check_range("date_range", date_range)
             col = f"partition.{self._date_column(name, parts, table_arrow_schema(table))}"
             values = actions[col]
             keep = pc.and_(pc.greater_equal(values, pa.scalar(lo)), pc.less_equal(values, pa.scalar(hi)))
@@ -352,11 +284,11 @@ class Lakehouse:
                 outside ``replace_range``), the Spark job failed (nothing committed), or the
                 commit failed (the files written are removed).
         """
-        _check_name(name)
+        check_name(name)
         if mode not in ("append", "overwrite"):
             raise LakehouseError(f"mode={mode!r} is not a write mode; use 'append' or 'overwrite'")
         if replace_range is not None:
-            replace_range = _check_range("replace_range", replace_range)
+            replace_range = check_range("replace_range", replace_range)
         arrow = spark_to_arrow(df.schema)
         table = self._try_load(name)
         added_columns: list[str] = []
@@ -378,7 +310,7 @@ class Lakehouse:
         if replace_range is not None:
             self._date_column(name, parts, arrow)
         if _is_native_delta(df.sparkSession):
-            from lakehouse.native import write_native
+            from featurelake.lakehouse.native import write_native
 
             return write_native(
                 self, df, name, mode, parts, replace_range, allow_new_columns, create=table is None
@@ -420,7 +352,12 @@ class Lakehouse:
     def _write_files(
         self, df: DataFrame, name: str, parts: list[str], table: DeltaTable | None
     ) -> list[dict[str, Any]]:
-        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, WriteSpec, session_row_group_rows
+        from featurelake.lakehouse.bridge import (
+            SOURCE_NAME,
+            DeltaBridgeSource,
+            WriteSpec,
+            session_row_group_rows,
+        )
 
         spark = df.sparkSession
         _register(spark, DeltaBridgeSource)
@@ -485,7 +422,7 @@ class Lakehouse:
         write_id = uuid.uuid4().hex
         since = 0 if table is None else table.version() + 1
         props = CommitProperties(
-            custom_metadata={_META_WRITE_ID: write_id, _META_OPERATION: operation},
+            custom_metadata={META_WRITE_ID: write_id, META_OPERATION: operation},
             max_commit_retries=self.max_commit_retries,
         )
         actions = [
@@ -603,7 +540,7 @@ class Lakehouse:
         return None
 
     def _delete_uncommitted(self, name: str, adds: list[dict[str, Any]]) -> None:
-        from lakehouse.bridge import delete_paths
+        from featurelake.lakehouse.bridge import delete_paths
 
         base = self.storage.table_path(name)
         delete_paths(self.storage, [f"{base}/{unquote(a['path'])}" for a in adds])
@@ -631,7 +568,7 @@ class Lakehouse:
             columns: columns to return (default: all, in table order).
             date_range: ``(first, last)`` dates: read only these date partitions.
             files: read only these data files of the snapshot (``DataFile.path`` values, e.g.
-                from :func:`lakehouse.changes.changed_files`); with ``date_range`` both apply.
+                from :func:`featurelake.lakehouse.changes.changed_files`); with ``date_range`` both apply.
 
         Returns:
             The rows, with partition columns, timestamps in UTC.
@@ -649,7 +586,7 @@ class Lakehouse:
                 f"table {name!r} has no column(s) {', '.join(map(repr, unknown))}; its columns are {', '.join(arrow.names)}"
             )
         if _is_native_delta(spark) and files is None:
-            from lakehouse.native import read_native
+            from featurelake.lakehouse.native import read_native
 
             return read_native(self, spark, name, table, parts, selected, date_range, version, as_of)
         snapshot = self._files(name, table, date_range)
@@ -672,7 +609,7 @@ class Lakehouse:
         parts: list[str],
         selected: list[str],
     ) -> DataFrame:
-        from lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, ReadSpec
+        from featurelake.lakehouse.bridge import SOURCE_NAME, DeltaBridgeSource, ReadSpec
 
         _register(spark, DeltaBridgeSource)
         projected = arrow_to_spark(pa.schema([arrow.field(c) for c in selected]))
@@ -704,8 +641,8 @@ class Lakehouse:
         date_range: DateRange | None = None,
         target_size: int | None = None,
     ) -> dict[str, Any]:
-        """Compact small files and, with ``zorder_by``, Z-order them: see :func:`lakehouse.maintenance.optimize`."""
-        from lakehouse import maintenance
+        """Compact small files and, with ``zorder_by``, Z-order them: see :func:`featurelake.lakehouse.maintenance.optimize`."""
+        from featurelake.lakehouse import maintenance
 
         return maintenance.optimize(
             self, name, zorder_by=zorder_by, date_range=date_range, target_size=target_size
@@ -719,8 +656,8 @@ class Lakehouse:
         dry_run: bool = False,
         orphans_older_than: timedelta | None = None,
     ) -> list[str]:
-        """Delete unreferenced files: see :func:`lakehouse.maintenance.vacuum` (None: its default)."""
-        from lakehouse import maintenance
+        """Delete unreferenced files: see :func:`featurelake.lakehouse.maintenance.vacuum` (None: its default)."""
+        from featurelake.lakehouse import maintenance
 
         orphans = maintenance.ORPHAN_AGE if orphans_older_than is None else orphans_older_than
         return maintenance.vacuum(
@@ -732,8 +669,8 @@ class Lakehouse:
         return self._load(name).history(limit=limit)
 
     def describe(self, name: str) -> TableInfo:
-        """Version, partitions, files, sizes, last optimize, protocol: see :func:`lakehouse.maintenance.describe`."""
-        from lakehouse import maintenance
+        """Version, partitions, files, sizes, last optimize, protocol: see :func:`featurelake.lakehouse.maintenance.describe`."""
+        from featurelake.lakehouse import maintenance
 
         return maintenance.describe(self, name)
 
@@ -790,14 +727,14 @@ def _only_files(
 
 
 def _partition_text(value: Any) -> str | None:
-    from lakehouse.bridge import partition_string
+    from featurelake.lakehouse.bridge import partition_string
 
     return partition_string(value)
 
 
 def _folders_match(f: DataFile, parts: list[str]) -> bool:
     """True if the file's folders carry its partition values (Spark's parquet reader reads them)."""
-    from lakehouse.bridge import partition_folder
+    from featurelake.lakehouse.bridge import partition_folder
 
     if not parts:
         return True

@@ -19,9 +19,8 @@ from featurelake.errors import LakehouseError
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import DataFrame, SparkSession
-
-    from lakehouse.tables import Lakehouse
 
 ExportFormat = Literal["parquet", "csv"]
 
@@ -88,8 +87,7 @@ def read_snapshot_arrow(
         LakehouseError: the table or version does not exist (e.g. vacuumed).
     """
     from deltalake import DeltaTable
-
-    from lakehouse.storage import short_error
+    from featurelake.lakehouse.storage import short_error
 
     if lakehouse.storage.is_s3:
         # Short metadata timeouts first, so an endpoint that is down fails in seconds; the read

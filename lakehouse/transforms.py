@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from featurelake.lakehouse.aggregations import (
+    WindowAggregation,
+    compute_window_aggregations,
+    source_date_range,
+)
+
 from featurelake.errors import DefinitionError, FeatureStoreError, LakehouseError
 from featurelake.spec import (
     CREATED_TIMESTAMP,
@@ -31,12 +37,10 @@ from featurelake.spec import (
     day_start,
     period_ends,
 )
-from lakehouse.aggregations import WindowAggregation, compute_window_aggregations, source_date_range
 
 if TYPE_CHECKING:
+    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import DataFrame, SparkSession
-
-    from lakehouse.tables import Lakehouse
 
 # Feast type names (featurelake registry feature dtypes) and Feast ValueType names (join keys)
 # -> the Spark SQL type a feature table stores them as.
@@ -415,7 +419,7 @@ def to_feature_layout(
     """Add ``created_timestamp`` and the ``event_date`` partition; order the columns as the spec says.
 
     ``event_date`` is the UTC date of ``event_timestamp - 1 µs`` (a midnight row belongs to the
-    day that just ended); the session time zone must be UTC (see :mod:`lakehouse.spark`).
+    day that just ended); the session time zone must be UTC (see :mod:`featurelake.lakehouse.spark`).
     """
     from pyspark.sql import functions as F
 

@@ -6,7 +6,7 @@ registry can share the database). Full reference: docs/registry.md.
 
 Python API (what jobs call)::
 
-    from registry import open_registry, Node, TableVersion
+    from featurelake.registry import open_registry, Node, TableVersion
 
     reg = open_registry(settings.registry_url)        # ServiceUnavailableError within
                                                       # connect_timeout_s (default 5) if the DB
@@ -54,8 +54,8 @@ Python API (what jobs call)::
     reg.audit(project=project, limit=100)
 """
 
-from registry.reader import RegistryReader
-from registry.types import (
+from featurelake.registry.reader import RegistryReader
+from featurelake.registry.types import (
     ALLOWED_TRANSITIONS,
     AuditEntry,
     Change,
@@ -79,7 +79,7 @@ from registry.types import (
     ViewDef,
     ViewVersion,
 )
-from registry.writer import Registry, open_registry
+from featurelake.registry.writer import Registry, open_registry
 
 __all__ = [
     "ALLOWED_TRANSITIONS",

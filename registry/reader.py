@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
-
-from featurelake.errors import RegistryError
-from registry.database import current_revision, describe, schema_revision
-from registry.stores import audit, lifecycle, lineage, runs, services, training, views
-from registry.types import (
+from featurelake.registry.database import current_revision, describe, schema_revision
+from featurelake.registry.stores import audit, lifecycle, lineage, runs, services, training, views
+from featurelake.registry.types import (
     AuditEntry,
     DataSource,
     Direction,
@@ -23,6 +20,9 @@ from registry.types import (
     TrainingSet,
     ViewVersion,
 )
+from sqlalchemy import Engine
+
+from featurelake.errors import RegistryError
 
 
 class RegistryReader:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from registry.stores.projects import stable_hash
-from registry.types import EntityDef, ServiceDef, SourceDef, ViewDef
+from featurelake.registry.stores.projects import stable_hash
+from featurelake.registry.types import EntityDef, ServiceDef, SourceDef, ViewDef
 
 #: Top-level spec keys whose change is documentation only (minor).
 MINOR_SPEC_KEYS = frozenset({"description", "tags", "owner", "documentation"})

@@ -7,13 +7,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from featurelake.registry.database import check_connection, make_engine, migrate, run_write
+from featurelake.registry.reader import RegistryReader
+from featurelake.registry.stores import definitions, lifecycle, lineage, runs, training
+from featurelake.registry.types import Definitions, Node, Plan, RunKind, Status, TableVersion
 from sqlalchemy import Connection
 
 from featurelake.errors import RegistryError
-from registry.database import check_connection, make_engine, migrate, run_write
-from registry.reader import RegistryReader
-from registry.stores import definitions, lifecycle, lineage, runs, training
-from registry.types import Definitions, Node, Plan, RunKind, Status, TableVersion
 
 DEFAULT_LEASE = timedelta(minutes=10)
 
@@ -45,7 +45,7 @@ class Registry(RegistryReader):
 
     @staticmethod
     def _expected() -> str:
-        from registry.database import schema_revision
+        from featurelake.registry.database import schema_revision
 
         return schema_revision()
 
@@ -86,7 +86,7 @@ class Registry(RegistryReader):
         Raises:
             RegistryError: another apply held it for ``timeout_s`` seconds.
         """
-        from registry.stores.projects import apply_lock
+        from featurelake.registry.stores.projects import apply_lock
 
         return apply_lock(self._engine, project, timeout_s=timeout_s)
 

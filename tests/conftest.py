@@ -30,7 +30,7 @@ def stack_state_path() -> Path:
 
 @pytest.fixture(scope="session")
 def stack() -> dict[str, Any]:
-    """The running local stack's addresses (see jobs/localstack)."""
+    """The running local stack's addresses (see featurelake/localstack)."""
     path = stack_state_path()
     if not path.exists():
         pytest.fail(
@@ -76,7 +76,7 @@ def spark_master(stack: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One local Spark session for the whole run (2 cores, UTC, few shuffle partitions)."""
-    from lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.spark import build_spark_session
 
     session = build_spark_session(
         app_name="featurelake-tests",

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -22,7 +22,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_lists_every_command() -> None:
-    from jobs.cli.main import _COMMANDS
+    from featurelake.cli.main import _COMMANDS
 
     out = run_cli("--help")
     assert out.returncode == 0, out.stderr
@@ -31,7 +31,7 @@ def test_help_lists_every_command() -> None:
 
 
 def test_every_command_has_help() -> None:
-    from jobs.cli.main import _COMMANDS
+    from featurelake.cli.main import _COMMANDS
 
     for name in _COMMANDS:
         out = run_cli(name, "--help")

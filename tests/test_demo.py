@@ -36,7 +36,7 @@ def test_demo_runs_end_to_end_and_online_matches_offline(tmp_path: Path, redis_n
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "jobs.cli.main", *args],
+            [sys.executable, "-m", "featurelake.cli.main", *args],
             capture_output=True,
             text=True,
             env=env,

@@ -24,7 +24,7 @@ def test_make_targets_named_in_docs_exist() -> None:
 
 
 def test_cli_commands_named_in_docs_exist() -> None:
-    from jobs.cli.main import _COMMANDS
+    from featurelake.cli.main import _COMMANDS
 
     missing = []
     for doc in DOCS:

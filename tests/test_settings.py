@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from featurelake.config.settings import load_settings, load_settings_from_dict
 from featurelake.errors import ConfigError
-from jobs.settings import load_settings, load_settings_from_dict
 
 
 def test_embedded_defaults_need_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

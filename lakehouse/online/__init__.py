@@ -1,15 +1,15 @@
 """The Redis cluster online store in Feast's format: encoding, newer-wins writer, reader, sizing."""
 
-from lakehouse.online.cluster import ClusterClient, Command, RetryPolicy
-from lakehouse.online.layout import OnlineView
-from lakehouse.online.reader import (
+from featurelake.lakehouse.online.cluster import ClusterClient, Command, RetryPolicy
+from featurelake.lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.reader import (
     FeatureColumn,
     FeatureStatus,
     InvalidRequestError,
     OnlineReader,
     ViewRequest,
 )
-from lakehouse.online.writer import OnlineWriter, WriteStats
+from featurelake.lakehouse.online.writer import OnlineWriter, WriteStats
 
 __all__ = [
     "ClusterClient",

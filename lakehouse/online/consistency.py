@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lakehouse.online.layout import OnlineView
-from lakehouse.online.reader import FeatureStatus, OnlineReader, ViewRequest
+from featurelake.lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.reader import FeatureStatus, OnlineReader, ViewRequest
 
 
 @dataclass

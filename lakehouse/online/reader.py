@@ -13,15 +13,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from featurelake.errors import DefinitionError
-from lakehouse.online.cluster import ClusterClient, Command
-from lakehouse.online.encoding import (
+from featurelake.lakehouse.online.cluster import ClusterClient, Command
+from featurelake.lakehouse.online.encoding import (
     decode_timestamp,
     decode_value,
     serialize_entity_key,
     timestamp_to_datetime,
 )
-from lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.layout import OnlineView
+
+from featurelake.errors import DefinitionError
 
 
 class FeatureStatus(StrEnum):

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lakehouse.online.cluster import ClusterClient, Command
-from lakehouse.online.encoding import serialize_entity_key
-from lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.cluster import ClusterClient, Command
+from featurelake.lakehouse.online.encoding import serialize_entity_key
+from featurelake.lakehouse.online.layout import OnlineView
 
 
 @dataclass(frozen=True)

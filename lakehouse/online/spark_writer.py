@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from featurelake.lakehouse.online.cluster import ClusterClient, RetryPolicy
+from featurelake.lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.writer import OnlineWriter, WriteStats
+
 from featurelake.errors import LakehouseError
-from lakehouse.online.cluster import ClusterClient, RetryPolicy
-from lakehouse.online.layout import OnlineView
-from lakehouse.online.writer import OnlineWriter, WriteStats
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -25,9 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from featurelake.errors import LakehouseError
-from lakehouse.online.cluster import ClusterClient, Command, resp_bulk
-from lakehouse.online.encoding import (
+from featurelake.lakehouse.online.cluster import ClusterClient, Command, resp_bulk
+from featurelake.lakehouse.online.encoding import (
     encode_column,
     encode_timestamp_column,
     encode_timestamp_micros,
@@ -35,7 +34,9 @@ from lakehouse.online.encoding import (
     serialize_entity_key,
     value_encoder,
 )
-from lakehouse.online.layout import OnlineView
+from featurelake.lakehouse.online.layout import OnlineView
+
+from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from featurelake.registry.models import AuditRow
+from featurelake.registry.stores.projects import as_utc, jsonable, now
+from featurelake.registry.types import AuditEntry
 from sqlalchemy import Connection, insert, select
-
-from registry.models import AuditRow
-from registry.stores.projects import as_utc, jsonable, now
-from registry.types import AuditEntry
 
 
 def record(

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-
-from featurelake.errors import DefinitionError
-from registry.models import DataSourceRow, EntityRow, FeatureServiceRow, FeatureViewRow
-from registry.stores import audit, services, views
-from registry.stores.projects import find_project_id, lock_project, now, project_id
-from registry.types import Change, Definitions, Plan, Status
-from registry.versioning import (
+from featurelake.registry.models import DataSourceRow, EntityRow, FeatureServiceRow, FeatureViewRow
+from featurelake.registry.stores import audit, services, views
+from featurelake.registry.stores.projects import find_project_id, lock_project, now, project_id
+from featurelake.registry.types import Change, Definitions, Plan, Status
+from featurelake.registry.versioning import (
     canonical_entity,
     canonical_service,
     canonical_source,
@@ -22,6 +19,9 @@ from registry.versioning import (
     classify,
     definition_hash,
 )
+from sqlalchemy import Connection, insert, select, update
+
+from featurelake.errors import DefinitionError
 
 
 def validate(defs: Definitions) -> None:

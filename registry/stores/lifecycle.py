@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import Connection, and_, select, update
-
-from featurelake.errors import RegistryError
-from registry.models import (
+from featurelake.registry.models import (
     FeatureServiceRow,
     FeatureServiceVersionRow,
     FeatureViewVersionRow,
     ServiceFeatureRow,
 )
-from registry.stores import audit, services, views
-from registry.stores.projects import lock_project, now
-from registry.types import ALLOWED_TRANSITIONS, STATUSES, Purpose, Status, ViewVersion
+from featurelake.registry.stores import audit, services, views
+from featurelake.registry.stores.projects import lock_project, now
+from featurelake.registry.types import ALLOWED_TRANSITIONS, STATUSES, Purpose, Status, ViewVersion
+from sqlalchemy import Connection, and_, select, update
+
+from featurelake.errors import RegistryError
 
 ObjectType = Literal["view", "service"]
 

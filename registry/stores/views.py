@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
-
-from featurelake.errors import RegistryError
-from registry.models import (
+from featurelake.registry.models import (
     DataSourceRow,
     EntityRow,
     FeatureRow,
     FeatureViewRow,
     FeatureViewVersionRow,
 )
-from registry.stores.projects import as_utc, find_project_id, project_id
-from registry.types import DataSource, Entity, Feature, JoinKey, Status, ViewVersion
-from registry.versioning import table_name
+from featurelake.registry.stores.projects import as_utc, find_project_id, project_id
+from featurelake.registry.types import DataSource, Entity, Feature, JoinKey, Status, ViewVersion
+from featurelake.registry.versioning import table_name
+from sqlalchemy import Connection, and_, func, insert, select
+
+from featurelake.errors import RegistryError
 
 
 def parse_view_version(version: str | int | None) -> tuple[int | None, int | None]:

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from featurelake.jobs.backfill import BackfillOptions, run_backfill
+from featurelake.lakehouse.transforms import TransformError
+from featurelake.registry import Node
 
 from featurelake.errors import DefinitionError, LakehouseError, RegistryError, ValidationFailedError
-from jobs.backfill import BackfillOptions, run_backfill
-from lakehouse.transforms import TransformError
-from registry import Node
 
 pytestmark = pytest.mark.spark
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from featurelake.jobs.backfill import BackfillOptions, run_backfill, staging_table_name
 
-from jobs.backfill import BackfillOptions, run_backfill, staging_table_name
 from tests.backfill.lakes import Lake, make_lake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +158,7 @@ def test_standalone_cluster_and_local_mode_produce_identical_tables(spark, lake,
 
 @pytest.mark.spark
 def test_cli_failing_expectation_exits_non_zero_and_prints_report(spark, lake, capsys):
-    from jobs.cli.main import main
+    from featurelake.cli.main import main
 
     table = "user_counts_strict__v1"
     with pytest.raises(SystemExit) as exit_:
@@ -212,7 +212,7 @@ def test_backfill_with_postgres_registry(spark, pg_lake):
     run = pg_lake.registry.get_run(result.run_id)
     assert run.status == "succeeded" and run.rows_out == result.rows_written > 0
     assert [(o.table, o.version) for o in run.outputs] == [("user_counts__v1", result.outputs[0]["version"])]
-    from registry import Node
+    from featurelake.registry import Node
 
     up = pg_lake.registry.lineage(
         pg_lake.settings.project,
@@ -228,7 +228,7 @@ def test_table_commands_accept_a_feature_view_name(spark, lake, capsys):
     """`featurelake table describe VIEW` resolves the view's current table through the registry."""
     import json
 
-    from jobs.cli.main import main
+    from featurelake.cli.main import main
 
     main(
         [

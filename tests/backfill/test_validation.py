@@ -6,8 +6,7 @@ import json
 from datetime import datetime
 
 import pytest
-
-from lakehouse.validation import ExpectationsFailed, ensure_valid, validate_dataframe
+from featurelake.lakehouse.validation import ExpectationsFailed, ensure_valid, validate_dataframe
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import hcl2
 import pytest
 import yaml
 
+from featurelake.config.deploy import SETTINGS_OUTPUTS, infra_outputs_to_settings
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.errors import ConfigError
-from jobs.deploy_settings import SETTINGS_OUTPUTS, infra_outputs_to_settings
-from jobs.settings import load_settings_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "infra" / "terraform" / "environments" / "example"

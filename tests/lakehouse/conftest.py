@@ -47,7 +47,7 @@ def sorted_rows(df: Any) -> list[tuple]:
 
 @pytest.fixture
 def lake(tmp_path: Path) -> Any:
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
     return Lakehouse(str(tmp_path / "lake"))
 
@@ -66,8 +66,7 @@ def s3_storage_options(s3: dict[str, Any]) -> dict[str, str]:
 def s3_lake(s3: dict[str, Any]) -> Iterator[Any]:
     """A Lakehouse under a fresh prefix of the stack's S3 bucket (removed afterwards)."""
     import boto3
-
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
     prefix = f"tests/lakehouse-{uuid.uuid4().hex[:10]}"
     yield Lakehouse(f"s3://{s3['bucket']}/{prefix}", s3_storage_options(s3))

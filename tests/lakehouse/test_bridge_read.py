@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from featurelake.lakehouse.bridge import ReadSpec, plan_read_tasks
 
-from lakehouse.bridge import ReadSpec, plan_read_tasks
 from tests.lakehouse.conftest import event_rows, events_df, sorted_rows
 
 MiB = 1 << 20
@@ -65,7 +65,7 @@ SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "4k", "spark.sql.files.open
 
 def _bridge(lake: Any, spark: Any, name: str, columns: list[str] | None = None) -> Any:
     """Read the latest snapshot through the bridge reader, whatever the storage."""
-    from lakehouse.schema import table_arrow_schema
+    from featurelake.lakehouse.schema import table_arrow_schema
 
     table = lake._load(name)
     arrow = table_arrow_schema(table)

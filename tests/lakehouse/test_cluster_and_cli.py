@@ -63,7 +63,7 @@ def test_delta_tour_runs_on_the_standalone_cluster(spark_master, tmp_path):
 
 @pytest.mark.spark
 def test_table_cli_describe_history_optimize_vacuum(spark, tmp_path):
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
     root = tmp_path / "lake"
     lake = Lakehouse(str(root))

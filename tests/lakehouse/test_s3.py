@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 from deltalake import DeltaTable
+from featurelake.lakehouse.training import read_snapshot_arrow
 
 from featurelake.errors import LakehouseError
-from lakehouse.training import read_snapshot_arrow
 from tests.lakehouse.conftest import event_rows, events_df, sorted_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3]
@@ -51,7 +51,7 @@ def test_four_concurrent_appenders_lose_no_rows(spark, s3_lake):
 
 
 def _unreachable_lake(endpoint: str, bucket: str = "featurelake"):
-    from lakehouse import Lakehouse
+    from featurelake.lakehouse import Lakehouse
 
     return Lakehouse(
         f"s3://{bucket}/nowhere",

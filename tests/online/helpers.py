@@ -11,9 +11,9 @@ from typing import Any
 def user_activity_definitions() -> Any:
     """One entity ``user`` and one view ``user_activity`` (clicks Int64, country String, long TTL).
 
-    The view the materialization tests register; returns ``registry.types.Definitions``.
+    The view the materialization tests register; returns ``featurelake.registry.types.Definitions``.
     """
-    from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
+    from featurelake.registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 
     return Definitions(
         entities=(EntityDef("user", (JoinKey("user_id", "INT64"),)),),

@@ -2,7 +2,7 @@
 
 Runs on a private throwaway cluster (ports 7201-7206), started once per configuration
 (password; then TLS + password with a throwaway CA). Values go in from Spark executors through
-``jobs.materialize.redis_target`` and come out through ``jobs.online.connect`` and Feast's own
+``featurelake.jobs.materialize.redis_target`` and come out through ``featurelake.jobs.online.connect`` and Feast's own
 SDK, all built from featurelake settings, so the settings -> client threading is what is tested.
 """
 
@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featurelake.jobs.materialize import redis_target
+from featurelake.jobs.online import FeatureCatalog, connect, online_view_from_feast
+from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineView, OnlineWriter
+from featurelake.lakehouse.online.encoding import to_epoch_micros
+from featurelake.lakehouse.online.spark_writer import write_online
 
+from featurelake.config.settings import Settings, load_settings_from_dict
 from featurelake.errors import ConfigError, ServiceUnavailableError
-from jobs.materialize import redis_target
-from jobs.online import FeatureCatalog, connect, online_view_from_feast
-from jobs.settings import Settings, load_settings_from_dict
-from lakehouse.online import ClusterClient, FeatureStatus, OnlineView, OnlineWriter
-from lakehouse.online.encoding import to_epoch_micros
-from lakehouse.online.spark_writer import write_online
 from tests.online.helpers import feast_store, unique_project
 from tests.online.throwaway_cluster import ThrowawayCluster
 

@@ -16,7 +16,7 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATURELAKE_")}
     env |= {"FEATURELAKE_HOME": str(home), "FEATURELAKE_ONLINE_NODES": "127.0.0.1:7299"}
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,

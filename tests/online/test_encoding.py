@@ -20,9 +20,8 @@ from feast.protos.feast.types.Value_pb2 import (
     StringList,
     Value,
 )
+from featurelake.lakehouse.online import encoding as enc
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from lakehouse.online import encoding as enc
 
 _rng = random.Random(7)
 

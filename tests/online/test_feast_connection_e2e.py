@@ -3,7 +3,7 @@
 One throwaway cluster (ports 7201-7206, AUTH on) for the module. The password lives only in
 feature_store.yaml's connection string (``password=${VAR}``, expanded by Feast's own loader):
 featurelake.yaml says nothing about it, so the engine must take it from Feast's config. Then
-``featurelake``'s own path (``jobs.apply.feast_repo_config`` on a repo that delegates the
+``featurelake``'s own path (``featurelake.jobs.apply.feast_repo_config`` on a repo that delegates the
 connection with a bare ``${FEATURELAKE_ONLINE_NODES}``) must build a Feast store that can read
 the same cluster with the password from ``online.password_env``.
 """
@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
+from featurelake.jobs.apply import feast_repo_config
+from featurelake.registry.writer import open_registry
 
-from jobs.apply import feast_repo_config
-from jobs.settings import load_settings_from_dict
-from registry.writer import open_registry
+from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 from tests.online.throwaway_cluster import ThrowawayCluster
 
@@ -48,7 +48,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayClust
 
 def _lake(spark: Any, home: Path, project: str) -> None:
     """featurelake's registry and Delta table for view user_activity (user u, day d: u*100+d)."""
-    from lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.tables import Lakehouse
 
     settings = load_settings_from_dict({"project": project, "home": str(home)}, environ={})
     registry = open_registry(settings.registry_url)
@@ -78,7 +78,7 @@ def _feast_repo(folder: Path, project: str, connection_string: str, registry_db:
                     "connection_string": connection_string,
                 },
                 "batch_engine": {
-                    "type": "jobs.feast_materialization_engine.FeaturelakeSparkEngine",
+                    "type": "featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine",
                     "featurelake_config": str(cfg),
                 },
                 "entity_key_serialization_version": 3,
@@ -187,9 +187,10 @@ def test_feast_materialize_cli_into_password_cluster(spark, cluster, tmp_path: P
 
 def test_a_wrong_password_from_feature_store_yaml_is_named_as_such(cluster) -> None:
     """The engine's password comes from Feast's connection string: the error must point there."""
+    from featurelake.jobs.materialize import redis_target
+
+    from featurelake.config.redis_connection import online_settings_from_feast, parse_connection_string
     from featurelake.errors import ConfigError
-    from jobs.materialize import redis_target
-    from jobs.redis_connection import online_settings_from_feast, parse_connection_string
 
     where = "online_store.connection_string in feature_store.yaml"
     settings = load_settings_from_dict({"project": "p"}, environ={})

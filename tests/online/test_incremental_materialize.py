@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from featurelake.jobs.materialize import materialize_view
+from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
+from featurelake.lakehouse.tables import Lakehouse
+from featurelake.registry.writer import open_registry
 
-from jobs.materialize import materialize_view
-from jobs.settings import load_settings_from_dict
-from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
-from lakehouse.tables import Lakehouse
-from registry.writer import open_registry
+from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -70,7 +70,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory, redis_nodes):
-    from jobs.online import online_view_from_registry
+    from featurelake.jobs.online import online_view_from_registry
 
     home = tmp_path_factory.mktemp("incremental")
     project = unique_project()
@@ -175,7 +175,7 @@ def test_window_runs_do_not_move_the_incremental_baseline(world):
 
 
 def test_cli_shows_mode_and_versions(world, monkeypatch):
-    from jobs.cli.main import cli
+    from featurelake.cli.main import cli
 
     w = world
     since = w.lh.version(w.table)

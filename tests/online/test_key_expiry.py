@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from featurelake.jobs.materialize import materialize_view
+from featurelake.lakehouse.online import ClusterClient, Command
+from featurelake.lakehouse.online.encoding import redis_key
+from featurelake.lakehouse.tables import Lakehouse
 
-from jobs.materialize import materialize_view
-from jobs.settings import load_settings_from_dict
-from lakehouse.online import ClusterClient, Command
-from lakehouse.online.encoding import redis_key
-from lakehouse.tables import Lakehouse
+from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -32,9 +32,9 @@ VIEWS = {
 def _definitions() -> object:
     from feast import Entity, FeatureView, Field, FileSource, ValueType
     from feast.types import Int64
+    from featurelake.registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 
     from featurelake.spec import Aggregation, AggregationTransform, ViewSpec, view_definition
-    from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 
     entities, views = [], []
     for key in dict.fromkeys(k for k, _ in VIEWS.values()):
@@ -74,7 +74,7 @@ def _definitions() -> object:
 
 @pytest.fixture(scope="module")
 def lake(spark, tmp_path_factory, redis_nodes):
-    from registry.writer import open_registry
+    from featurelake.registry.writer import open_registry
 
     tmp = tmp_path_factory.mktemp("key_expiry")
     project = unique_project()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from featurelake.jobs.materialize import materialize_view
+from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
+from featurelake.lakehouse.tables import Lakehouse
+from featurelake.registry.types import Node
+from featurelake.registry.writer import open_registry
 
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.errors import RegistryError
-from jobs.materialize import materialize_view
-from jobs.settings import load_settings_from_dict
-from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
-from lakehouse.tables import Lakehouse
-from registry.types import Node
-from registry.writer import open_registry
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -54,7 +54,7 @@ def _clicks(nodes, project, settings_view, n=50):
 
 
 def test_window_then_incremental(spark, world, redis_nodes) -> None:
-    from jobs.online import online_view_from_registry
+    from featurelake.jobs.online import online_view_from_registry
 
     settings, registry, lh, project = world
     view = online_view_from_registry(registry.get_view_version(project, "user_activity"))
@@ -104,8 +104,8 @@ def test_window_then_incremental(spark, world, redis_nodes) -> None:
 
 
 def test_online_check_and_size(spark, world, redis_nodes) -> None:
-    from jobs.online import check_online, estimate_online_size, online_view_from_registry
-    from lakehouse.online import OnlineWriter
+    from featurelake.jobs.online import check_online, estimate_online_size, online_view_from_registry
+    from featurelake.lakehouse.online import OnlineWriter
 
     settings, registry, lh, project = world
     now = D0 + timedelta(days=10)
@@ -130,7 +130,7 @@ def test_online_check_and_size(spark, world, redis_nodes) -> None:
     assert size.bytes_per_key > size.view_bytes_per_entity > 0
     # Tamper with every entity online (newer, different values): the check must see it.
     view = online_view_from_registry(registry.get_view_version(project, "user_activity"))
-    from lakehouse.online.encoding import to_epoch_micros
+    from featurelake.lakehouse.online.encoding import to_epoch_micros
 
     OnlineWriter(ClusterClient(redis_nodes), project=project, view=view).write_rows(
         [([u], to_epoch_micros(D0 + timedelta(days=5)), [-1, "zz"]) for u in range(50)]
@@ -139,8 +139,8 @@ def test_online_check_and_size(spark, world, redis_nodes) -> None:
         spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", sample=10, now=now
     )
     assert bad.mismatches == 20 and bad.mismatch_rate == 1.0
-    from lakehouse.online import Command
-    from lakehouse.online.encoding import redis_key
+    from featurelake.lakehouse.online import Command
+    from featurelake.lakehouse.online.encoding import redis_key
 
     keys = [redis_key(project, view.join_keys, [u]) for u in range(50)]
     ClusterClient(redis_nodes).execute([Command(k, ("DEL", k)) for k in keys])  # undo the tampering
@@ -175,7 +175,7 @@ def test_feast_materialize_runs_our_engine(spark, world, redis_nodes, tmp_path) 
                 "connection_string": ",".join(redis_nodes),
             },
             batch_engine={
-                "type": "jobs.feast_materialization_engine.FeaturelakeSparkEngine",
+                "type": "featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine",
                 "featurelake_config": str(cfg),
             },
             entity_key_serialization_version=3,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
+from featurelake.lakehouse.tables import Lakehouse
+from featurelake.registry.writer import open_registry
 
-from jobs.settings import load_settings_from_dict
-from lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
-from lakehouse.tables import Lakehouse
-from registry.writer import open_registry
+from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 from tests.spark_submit import spark_submit_command
 
@@ -26,7 +26,7 @@ USERS = 300
 
 
 def test_spark_submit_materializes_on_the_cluster(spark, tmp_path, redis_nodes, spark_master) -> None:
-    from jobs.online import online_view_from_registry
+    from featurelake.jobs.online import online_view_from_registry
 
     project = unique_project()
     settings = load_settings_from_dict(

@@ -6,10 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from featurelake.errors import ServiceUnavailableError
-from jobs.online import FeatureCatalog, OnlineFeatureClient
-from lakehouse.online import (
+from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
+from featurelake.lakehouse.online import (
     ClusterClient,
     FeatureStatus,
     InvalidRequestError,
@@ -18,7 +16,9 @@ from lakehouse.online import (
     OnlineWriter,
     ViewRequest,
 )
-from lakehouse.online.encoding import to_epoch_micros
+from featurelake.lakehouse.online.encoding import to_epoch_micros
+
+from featurelake.errors import ServiceUnavailableError
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 import yaml
 from feast.infra.online_stores.redis import RedisOnlineStore
+from featurelake.jobs.apply import feast_repo_config
+from featurelake.jobs.materialize import redis_target
 
-from featurelake.errors import ConfigError
-from jobs.apply import feast_repo_config
-from jobs.feast_materialization_engine import FeaturelakeSparkEngine
-from jobs.materialize import redis_target
-from jobs.redis_connection import (
+from featurelake.config.redis_connection import (
     expand_connection_string,
     format_connection_string,
     online_settings_from_feast,
     parse_connection_string,
 )
-from jobs.settings import OnlineSettings
+from featurelake.config.settings import OnlineSettings
+from featurelake.errors import ConfigError
+from featurelake.feast_plugins.materialization_engine import FeaturelakeSparkEngine
 
 SRC = "online_store.connection_string in feature_store.yaml"
 NODES = ["127.0.0.1:7201", "127.0.0.1:7202"]
@@ -242,7 +242,7 @@ def _engine(
         registry=RegistryConfig(path=str(tmp_path / "feast.db")),
         online_store={"type": "redis", "redis_type": "redis_cluster", "connection_string": connection_string},
         batch_engine={
-            "type": "jobs.feast_materialization_engine.FeaturelakeSparkEngine",
+            "type": "featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine",
             "featurelake_config": str(cfg),
         },
         entity_key_serialization_version=3,

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from featurelake.jobs.online import OnlineFeatureClient, load_catalog, online_view_from_registry
+from featurelake.lakehouse.online import ClusterClient, InvalidRequestError, OnlineWriter
+from featurelake.lakehouse.online.encoding import to_epoch_micros
 
-from jobs.online import OnlineFeatureClient, load_catalog, online_view_from_registry
-from jobs.server import create_app
-from jobs.settings import load_settings_from_dict
-from lakehouse.online import ClusterClient, InvalidRequestError, OnlineWriter
-from lakehouse.online.encoding import to_epoch_micros
+from featurelake.config.settings import load_settings_from_dict
+from featurelake.server.app import create_app
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis
@@ -49,7 +49,7 @@ legacy_svc = FeatureService(name="legacy_svc", features=[legacy])
 
 
 def _definitions(*, with_mcc: bool) -> object:
-    from registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ServiceDef, ViewDef
+    from featurelake.registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ServiceDef, ViewDef
 
     merchant = EntityDef("merchant", (JoinKey("merchant_id", "INT64"),))
     views = (
@@ -75,7 +75,7 @@ def _definitions(*, with_mcc: bool) -> object:
 def served(tmp_path_factory, redis_nodes):
     """A registry where risk_svc v1 is archived (v2 active), every version of retired_svc is
     archived, view ``legacy`` is archived under the still-active legacy_svc v1; plus the server."""
-    from registry.writer import open_registry
+    from featurelake.registry.writer import open_registry
 
     tmp = tmp_path_factory.mktemp("registry_serving")
     project = unique_project()

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
+from featurelake.lakehouse.online import ClusterClient, OnlineView, OnlineWriter
+from featurelake.lakehouse.online.encoding import to_epoch_micros
 
-from jobs.online import FeatureCatalog, OnlineFeatureClient
-from jobs.server import create_app
-from lakehouse.online import ClusterClient, OnlineView, OnlineWriter
-from lakehouse.online.encoding import to_epoch_micros
+from featurelake.server.app import create_app
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis
@@ -86,7 +86,7 @@ def test_serve_names_a_port_it_cannot_bind() -> None:
     import socket
 
     from featurelake.errors import ConfigError
-    from jobs.server import serve
+    from featurelake.server.app import serve
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

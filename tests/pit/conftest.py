@@ -43,7 +43,7 @@ class World:
 
 
 def definitions(*, user_features=("spend", "txns")):
-    from registry import Definitions, EntityDef, FeatureDef, JoinKey, ServiceDef, ViewDef
+    from featurelake.registry import Definitions, EntityDef, FeatureDef, JoinKey, ServiceDef, ViewDef
 
     return Definitions(
         entities=(
@@ -71,7 +71,7 @@ def definitions(*, user_features=("spend", "txns")):
 
 
 def definitions_v2():
-    from registry import ServiceDef
+    from featurelake.registry import ServiceDef
 
     d = definitions()
     return type(d)(
@@ -87,8 +87,8 @@ def definitions_v2():
 
 @pytest.fixture
 def world(spark, tmp_path) -> World:
-    from lakehouse.tables import Lakehouse
-    from registry import open_registry
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import open_registry
 
     registry = open_registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.apply_definitions(PROJECT, definitions(), actor="tester")

@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from jobs.historical import get_historical_features
+from featurelake.jobs.historical import get_historical_features
 
 pytestmark = pytest.mark.spark
 
@@ -111,7 +110,9 @@ def ours(world, ents: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_feast_get_historical_features_through_our_plugin_equals_our_api(world, tmp_path):
-    store = feast_store(world, tmp_path, {"type": "jobs.feast_offline_store.FeaturelakeOfflineStore"})
+    store = feast_store(
+        world, tmp_path, {"type": "featurelake.feast_plugins.offline_store.FeaturelakeOfflineStore"}
+    )
     ents = entity_rows()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -139,7 +140,9 @@ def test_feast_file_store_serves_rows_removed_from_the_delta_log_where_we_are_ri
     expected = ours(world, ents)
     assert list(expected["spend"].astype(float).fillna(-1)) == [20.0, 201.0, -1, 201.0]  # 40.0 was removed
 
-    plugin = feast_store(world, tmp_path, {"type": "jobs.feast_offline_store.FeaturelakeOfflineStore"})
+    plugin = feast_store(
+        world, tmp_path, {"type": "featurelake.feast_plugins.offline_store.FeaturelakeOfflineStore"}
+    )
     filestore = feast_store(world, tmp_path, {"type": "file"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

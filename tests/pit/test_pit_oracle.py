@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from lakehouse.pit import ViewRequest, point_in_time_join
+from featurelake.lakehouse.pit import ViewRequest, point_in_time_join
 
 pytestmark = pytest.mark.spark
 

@@ -6,8 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-
-from lakehouse.pit import EntityDataError, ViewRequest, entity_frame_from_pandas, point_in_time_join
+from featurelake.lakehouse.pit import (
+    EntityDataError,
+    ViewRequest,
+    entity_frame_from_pandas,
+    point_in_time_join,
+)
 
 pytestmark = pytest.mark.spark
 

@@ -7,11 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+from featurelake.jobs.historical import NoFeatureDataWarning, build_historical, get_historical_features
+from featurelake.jobs.training_set import create_training_set, reproduce_training_set
+from featurelake.lakehouse.training import (
+    checksum,
+    export_snapshot,
+    read_snapshot_arrow,
+    read_snapshot_pandas,
+)
 
 from featurelake.errors import DefinitionError, RegistryError
-from jobs.historical import NoFeatureDataWarning, build_historical, get_historical_features
-from jobs.training_set import create_training_set, reproduce_training_set
-from lakehouse.training import checksum, export_snapshot, read_snapshot_arrow, read_snapshot_pandas
 
 pytestmark = pytest.mark.spark
 
@@ -229,7 +234,7 @@ def test_training_set_pins_versions_and_reproduces_after_appends_and_optimize(wo
 
 
 def ts_node(ts):
-    from registry import Node
+    from featurelake.registry import Node
 
     return Node.training_set(ts.name, ts.version)
 
@@ -313,7 +318,7 @@ def _reproduce(world, name: str):
 
 
 def test_a_training_set_is_read_by_name_as_arrow_pandas_and_spark(world):
-    from jobs.training_set import read_training_set
+    from featurelake.jobs.training_set import read_training_set
 
     first = _build(world, "by_name")
     world.write_users([(1, day(2, 6), day(5), 25.0, 3)])  # changes row 1 for any later build

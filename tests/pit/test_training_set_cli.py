@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli.main import cli
+from featurelake.cli.main import cli
 
 pytestmark = pytest.mark.spark
 

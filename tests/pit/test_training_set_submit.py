@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from featurelake.lakehouse.training import checksum
 
-from lakehouse.training import checksum
 from tests.spark_submit import spark_submit_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.cluster, pytest.mark.slow]
@@ -38,7 +38,7 @@ def test_spark_submit_on_the_cluster_builds_the_same_training_set(world, spark_m
         }
     )
     # entities given as a path to a Delta folder outside the storage root
-    from lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.tables import Lakehouse
 
     outside = Lakehouse(root=str(tmp_path / "elsewhere"))
     outside.write(world.spark.createDataFrame(labels), "labels")
@@ -69,7 +69,7 @@ def test_spark_submit_on_the_cluster_builds_the_same_training_set(world, spark_m
     ts = world.registry.get_training_set("pit", "submitted")
     assert ts.row_count == 6
     # The cluster's result equals an in-process local build of the same inputs.
-    from jobs.historical import build_historical
+    from featurelake.jobs.historical import build_historical
 
     local = build_historical(
         str(tmp_path / "elsewhere" / "labels"),

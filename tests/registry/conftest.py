@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-
-from registry import Registry, open_registry
+from featurelake.registry import Registry, open_registry
 
 
 def _admin(pg_url: str) -> sa.Engine:

@@ -11,7 +11,15 @@ import sys
 import time
 from datetime import timedelta
 
-from registry import Definitions, EntityDef, FeatureDef, JoinKey, ServiceDef, ViewDef, open_registry
+from featurelake.registry import (
+    Definitions,
+    EntityDef,
+    FeatureDef,
+    JoinKey,
+    ServiceDef,
+    ViewDef,
+    open_registry,
+)
 
 
 def definitions(step: int) -> Definitions:

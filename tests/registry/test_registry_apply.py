@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from featurelake.registry import open_registry
 
 from featurelake.errors import DefinitionError
-from registry import open_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def _cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[st
         "FEATURELAKE_ACTOR": "ci-bot",
     }
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -66,8 +66,7 @@ def test_cli_apply_writes_both_registries_and_reapply_is_a_no_op(tmp_path: Path,
 
     # Feast's own registry got the same objects
     from feast import FeatureStore
-
-    from jobs.apply import feast_repo_config
+    from featurelake.jobs.apply import feast_repo_config
 
     store = FeatureStore(config=feast_repo_config(repo, project="fraud", registry_url=url, online_nodes=[]))
     assert sorted(fv.name for fv in store.list_feature_views()) == [
@@ -112,7 +111,7 @@ def test_definition_problems_are_reported_together_and_nothing_is_written(tmp_pa
 
 @pytest.mark.postgres
 def test_apply_shares_the_postgres_database_with_feasts_sql_registry(fresh_pg_url: str, repo: Path) -> None:
-    from jobs.apply import apply_repo, plan_repo
+    from featurelake.jobs.apply import apply_repo, plan_repo
 
     reg = open_registry(fresh_pg_url, ready=False)
     reg.migrate()

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from jobs.cli.main import cli
-from registry import (
+from featurelake.registry import (
     Definitions,
     EntityDef,
     FeatureDef,
@@ -24,6 +22,8 @@ from registry import (
     ViewDef,
     open_registry,
 )
+
+from featurelake.cli.main import cli
 
 PROJECT = "gov"
 EVIL = "x'; DROP TABLE fl_audit_log; -- [bold]50%_[/bold]"

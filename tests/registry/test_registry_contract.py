@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-
-from featurelake.errors import DefinitionError, RegistryError
-from registry import (
+from featurelake.registry import (
     Definitions,
     EntityDef,
     FeatureDef,
@@ -24,6 +22,8 @@ from registry import (
     SourceDef,
     ViewDef,
 )
+
+from featurelake.errors import DefinitionError, RegistryError
 
 USER = EntityDef("user", (JoinKey("user_id", "INT64"),), owner="risk")
 MERCHANT = EntityDef("merchant", (JoinKey("merchant_id", "STRING"),))

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from featurelake.registry import open_registry
+from featurelake.registry.database import MIGRATIONS_DIR, make_engine, migrate
+from featurelake.registry.models import SCHEMA_REVISION, Base
 
 from featurelake.errors import RegistryError, ServiceUnavailableError
-from registry import open_registry
-from registry.database import MIGRATIONS_DIR, make_engine, migrate
-from registry.models import SCHEMA_REVISION, Base
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FEATURELAKE_REGISTRY_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from featurelake.registry import Registry
+from featurelake.registry.database import write_transaction
+from featurelake.registry.stores import definitions as definitions_store
+from featurelake.registry.stores.projects import stable_hash
+from featurelake.registry.versioning import canonical_view
 from race_worker import definitions
-
-from registry import Registry
-from registry.database import write_transaction
-from registry.stores import definitions as definitions_store
-from registry.stores.projects import stable_hash
-from registry.versioning import canonical_view
 
 WORKER = Path(__file__).with_name("race_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +87,7 @@ class TestSQLiteRace(RaceContract):
 
     @pytest.fixture
     def reg(self, url: str):  # type: ignore[no-untyped-def]
-        from registry import open_registry
+        from featurelake.registry import open_registry
 
         reg = open_registry(url)
         yield reg
@@ -175,7 +174,7 @@ def test_two_featurelake_apply_processes_update_both_registries_consistently(
             FEATURELAKE_ACTOR=f"ci-{i}",
         )
         return subprocess.Popen(
-            [sys.executable, "-m", "jobs.cli.main", "apply", "--repo", str(repo), "-o", "json"],
+            [sys.executable, "-m", "featurelake.cli.main", "apply", "--repo", str(repo), "-o", "json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

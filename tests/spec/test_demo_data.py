@@ -14,9 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-
-from featurelake.errors import ConfigError
-from lakehouse.demo_data import (
+from featurelake.lakehouse.demo_data import (
     COUNTRIES,
     MERCHANTS_SCHEMA,
     RAW_MERCHANTS,
@@ -26,6 +24,8 @@ from lakehouse.demo_data import (
     USERS_SCHEMA,
     generate,
 )
+
+from featurelake.errors import ConfigError
 
 from .repo_fixtures import FEATURE_REPO, ROOT
 
@@ -141,7 +141,7 @@ def test_cli_generate_writes_to_the_storage_root(tmp_path: Path) -> None:
         "json",
     ]
     out = subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -160,7 +160,7 @@ def test_cli_generate_writes_to_the_storage_root(tmp_path: Path) -> None:
         .equals(_read(direct, RAW_TRANSACTIONS).sort_by("transaction_id"))
     )
     bad = subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", "demo", "generate", "--rows", "-5"],
+        [sys.executable, "-m", "featurelake.cli.main", "demo", "generate", "--rows", "-5"],
         capture_output=True,
         text=True,
         env=env,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.localstack.process import port_in_use
-from jobs.settings import Settings
+from featurelake.config.settings import Settings
+from featurelake.localstack.process import port_in_use
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

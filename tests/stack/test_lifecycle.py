@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from featurelake.config.settings import Settings
 from featurelake.errors import ConfigError
-from jobs.localstack import down, parse_services, status, up
-from jobs.localstack.process import pid_alive, port_in_use
-from jobs.settings import Settings
+from featurelake.localstack import down, parse_services, status, up
+from featurelake.localstack.process import pid_alive, port_in_use
 
 from .conftest import free_port_block
 
@@ -24,7 +24,7 @@ def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", *args],
+        [sys.executable, "-m", "featurelake.cli.main", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

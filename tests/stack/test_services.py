@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from jobs.localstack import status, up
-from jobs.settings import Settings
+from featurelake.config.settings import Settings
+from featurelake.localstack import status, up
 from tests.spark_submit import spark_submit_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _status_json() -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "jobs.cli.main", "services", "status", "--output", "json"],
+        [sys.executable, "-m", "featurelake.cli.main", "services", "status", "--output", "json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,4 +1,4 @@
-# --- featurelake.yaml, key by key (jobs/deploy_settings.py maps these onto the settings) -----
+# --- featurelake.yaml, key by key (featurelake/config/deploy.py maps these onto the settings) -----
 
 output "settings_project" {
   description = "featurelake.yaml: project"

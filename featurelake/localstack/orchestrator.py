@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from jobs.settings import Settings
+from featurelake.config.settings import Settings
 
 from . import postgres, redis_cluster, s3, spark
 from .config import SERVICE_NAMES, ServiceName, StackConfig

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
-from jobs.online import OnlineFeatureClient
+from featurelake.jobs.online import OnlineFeatureClient
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from jobs.cli.context import AppContext, pass_app
+from featurelake.cli.context import AppContext, pass_app
 
 
 @click.command(name="serve")
@@ -20,10 +20,10 @@ from jobs.cli.context import AppContext, pass_app
 @pass_app
 def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None:
     """Serve POST /get-online-features, GET /health, registry listings and /openapi.json."""
-    from jobs.online import connect, load_catalog
-    from jobs.server import create_app
-    from jobs.server import serve as run_server
-    from registry.writer import open_registry
+    from featurelake.jobs.online import connect, load_catalog
+    from featurelake.registry.writer import open_registry
+    from featurelake.server.app import create_app
+    from featurelake.server.app import serve as run_server
 
     settings = app.settings
     registry = open_registry(settings.registry_url)

@@ -50,7 +50,7 @@ def infra_outputs_to_settings(outputs: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         A mapping with the shape of ``featurelake.yaml``, ready for
-        ``jobs.settings.load_settings_from_dict`` or ``yaml.safe_dump``.
+        ``featurelake.config.settings.load_settings_from_dict`` or ``yaml.safe_dump``.
 
     Raises:
         ConfigError: naming every ``settings_*`` output that is missing, not in the

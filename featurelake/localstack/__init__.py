@@ -3,8 +3,8 @@
 ``up``/``down``/``status`` are what ``featurelake services`` calls; see infra/local/README.md.
 """
 
-from jobs.localstack.config import SERVICE_NAMES, ServiceName, StackConfig, parse_services
-from jobs.localstack.orchestrator import config_for, down, status, up
+from featurelake.localstack.config import SERVICE_NAMES, ServiceName, StackConfig, parse_services
+from featurelake.localstack.orchestrator import config_for, down, status, up
 
 __all__ = [
     "SERVICE_NAMES",

@@ -11,24 +11,24 @@ from typing import Any
 import click
 from rich.table import Table
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
-from jobs.training_set import create_options
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.jobs.training_set import create_options
 
 
 def _registry(app: AppContext) -> Any:
-    from registry import open_registry
+    from featurelake.registry import open_registry
 
     return open_registry(app.settings.registry_url)
 
 
 def _lakehouse(app: AppContext) -> Any:
-    from jobs.wiring import lakehouse_from_settings
+    from featurelake.jobs.wiring import lakehouse_from_settings
 
     return lakehouse_from_settings(app.settings)
 
 
 def _spark(app: AppContext, master: str | None) -> Any:
-    from lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.spark import build_spark_session
 
     settings = app.settings
     return build_spark_session(
@@ -80,7 +80,7 @@ def create(
     output: str,
 ) -> None:
     """Join ENTITIES with SERVICE's features as they were at each row's time; write and register it."""
-    from jobs.training_set import create_training_set
+    from featurelake.jobs.training_set import create_training_set
 
     created = create_training_set(
         spark=_spark(app, master),
@@ -112,7 +112,7 @@ def create(
 @pass_app
 def reproduce(app: AppContext, name: str, version: int | None, master: str | None, output: str) -> None:
     """Rebuild NAME from its pinned Delta versions (time travel) and check it equals the original."""
-    from jobs.training_set import reproduce_training_set
+    from featurelake.jobs.training_set import reproduce_training_set
 
     result = reproduce_training_set(
         spark=_spark(app, master),
@@ -209,7 +209,7 @@ def list_(app: AppContext, name: str | None, output: str) -> None:
 @pass_app
 def export(app: AppContext, name: str, version: int | None, fmt: str, path: Path, output: str) -> None:
     """Write a training set snapshot to one parquet or CSV file (read with delta-rs, no Spark)."""
-    from lakehouse.training import export_snapshot
+    from featurelake.lakehouse.training import export_snapshot
 
     ts = _registry(app).get_training_set(app.settings.project, name, version)
     if ts.output.version is None:

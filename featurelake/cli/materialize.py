@@ -10,8 +10,8 @@ from datetime import datetime
 import click
 from rich.markup import escape
 
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 from featurelake.errors import ConfigError, RegistryError
-from jobs.cli.context import AppContext, emit, output_option, pass_app
 
 
 @click.command(name="materialize")
@@ -44,10 +44,10 @@ def materialize(
 
     Prints the mode (window, changes or full) and the Delta versions read (from->to).
     """
-    from jobs.materialize import MaterializeResult, describe, materialize_view, parse_timestamp
-    from lakehouse.spark import build_spark_session
-    from lakehouse.tables import Lakehouse
-    from registry.writer import open_registry
+    from featurelake.jobs.materialize import MaterializeResult, describe, materialize_view, parse_timestamp
+    from featurelake.lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry.writer import open_registry
 
     if not views and not all_views:
         raise ConfigError("name a view with --view NAME (repeatable) or pass --all")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 
 _LABELS = {"added": "added", "minor": "changed (minor)", "breaking": "changed BREAKING", "removed": "removed"}
 
@@ -67,8 +67,8 @@ repo_option = click.option(
 @pass_app
 def plan(app: AppContext, repo_path: str | None, output: str) -> None:
     """Show what `apply` would change (added / changed minor / changed BREAKING / removed); writes nothing."""
-    from jobs.apply import plan_repo
-    from registry import open_registry
+    from featurelake.jobs.apply import plan_repo
+    from featurelake.registry import open_registry
 
     settings = app.settings
     reg = open_registry(settings.registry_url)
@@ -90,8 +90,8 @@ def plan(app: AppContext, repo_path: str | None, output: str) -> None:
 @pass_app
 def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool, output: str) -> None:
     """Apply the feature repo to featurelake's registry and Feast's registry in one step."""
-    from jobs.apply import apply_repo
-    from registry import open_registry
+    from featurelake.jobs.apply import apply_repo
+    from featurelake.registry import open_registry
 
     settings = app.settings
     reg = open_registry(settings.registry_url)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import click
 from rich.console import Console
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 
 
 @click.group()
@@ -46,7 +46,7 @@ def generate(
     output: str,
 ) -> None:
     """Write the raw Delta tables raw_users, raw_merchants and raw_transactions to the storage root."""
-    from lakehouse.demo_data import generate as generate_demo
+    from featurelake.lakehouse.demo_data import generate as generate_demo
 
     first: date = start.date() if start else datetime.now(UTC).date() - timedelta(days=days)
     settings = app.settings
@@ -86,7 +86,7 @@ def generate(
 @pass_app
 def run(app: AppContext, rows: int, seed: int, days: int) -> None:
     """The main job end to end: generate -> apply -> backfill every view -> describe -> lineage (and more steps)."""
-    from jobs.demo_run import DemoContext, run_demo
+    from featurelake.jobs.demo_run import DemoContext, run_demo
 
     ctx = DemoContext(settings=app.settings, actor=app.actor, console=app.console)
     ctx.rows, ctx.seed, ctx.days = rows, seed, days

@@ -31,8 +31,8 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
+from featurelake.config.settings import OnlineSettings
 from featurelake.errors import ConfigError
-from jobs.settings import OnlineSettings
 
 NODES_ENV = "FEATURELAKE_ONLINE_NODES"
 # The variable reference syntax of os.path.expandvars on POSIX (what Feast uses).

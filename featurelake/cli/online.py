@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 from featurelake.errors import ConfigError
-from jobs.cli.context import AppContext, emit, output_option, pass_app
 
 
 @click.group(name="online")
@@ -44,8 +44,8 @@ def get(
     output: str,
 ) -> None:
     """Look up features for one entity row, with a status per value."""
-    from jobs.online import connect, load_catalog
-    from registry.writer import open_registry
+    from featurelake.jobs.online import connect, load_catalog
+    from featurelake.registry.writer import open_registry
 
     if bool(features) == bool(service):
         raise ConfigError(
@@ -80,9 +80,9 @@ def get(
 
 
 def _spark_and_stores(app: AppContext) -> tuple[Any, Any, Any]:
-    from lakehouse.spark import build_spark_session
-    from lakehouse.tables import Lakehouse
-    from registry.writer import open_registry
+    from featurelake.lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry.writer import open_registry
 
     settings = app.settings
     registry = open_registry(settings.registry_url)
@@ -103,7 +103,7 @@ def _spark_and_stores(app: AppContext) -> tuple[Any, Any, Any]:
 @pass_app
 def check(app: AppContext, view: str, sample: int, seed: int, output: str) -> None:
     """Compare online values with the offline latest-as-of-now values; exit 1 on mismatches."""
-    from jobs.online import check_online
+    from featurelake.jobs.online import check_online
 
     spark, registry, lakehouse = _spark_and_stores(app)
     try:
@@ -152,7 +152,7 @@ def size(app: AppContext, view: str, sample: int, output: str) -> None:
     """Estimate bytes per entity and for the whole view in Redis, from a sample."""
     from dataclasses import asdict
 
-    from jobs.online import estimate_online_size
+    from featurelake.jobs.online import estimate_online_size
 
     spark, registry, lakehouse = _spark_and_stores(app)
     try:

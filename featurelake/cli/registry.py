@@ -9,13 +9,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 
 project_option = click.option("--project", "-p", default=None, help="Project (default: settings.project).")
 
 
 def _open(app: AppContext, *, ready: bool = True) -> Any:
-    from registry import open_registry
+    from featurelake.registry import open_registry
 
     return open_registry(app.settings.registry_url, ready=ready)
 
@@ -142,7 +142,7 @@ def _split(ref: str) -> tuple[str, str | None]:
 @pass_app
 def show_cmd(app: AppContext, ref: str, kind: str | None, project: str | None, output: str) -> None:
     """Show a view or service version: REF is NAME or NAME:VERSION (e.g. user_stats:2.1)."""
-    from registry.stores.lifecycle import resolve_object_type
+    from featurelake.registry.stores.lifecycle import resolve_object_type
 
     reg, project = _open(app), project or app.settings.project
     name, version = _split(ref)
@@ -265,7 +265,7 @@ def lineage_cmd(
     training_set or model.
     """
     from featurelake.errors import RegistryError
-    from registry import Node
+    from featurelake.registry import Node
 
     reg, project = _open(app), project or app.settings.project
     try:

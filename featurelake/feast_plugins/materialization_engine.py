@@ -1,11 +1,11 @@
 """A Feast batch materialization engine that runs featurelake's Spark materializer.
 
 Put this in ``feature_store.yaml`` and ``feast materialize`` / ``feast materialize-incremental``
-(and ``FeatureStore.materialize``) run :func:`jobs.materialize.run` for each view: the
+(and ``FeatureStore.materialize``) run :func:`featurelake.jobs.materialize.run` for each view: the
 registry-checked, partition-pruned, newer-wins Spark job, recorded as a featurelake run::
 
     batch_engine:
-      type: jobs.feast_materialization_engine.FeaturelakeSparkEngine
+      type: featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine
       featurelake_config: ../featurelake.yaml   # optional; default: $FEATURELAKE_CONFIG / ./featurelake.yaml
       spark_master: local[*]                    # optional; default: featurelake's spark.master
 
@@ -14,7 +14,7 @@ The project and the whole Redis connection (nodes, ``ssl``, ``password``, ``user
 so the values land exactly where Feast's readers look, over the same TLS and AUTH. When
 featurelake.yaml also sets ``online.ssl``, ``ssl_ca_file``, ``password_env`` or ``username_env``,
 they must agree with the connection string, or the job fails with one ConfigError listing each
-difference (see :mod:`jobs.redis_connection`). The key TTL and replica acks stay featurelake's.
+difference (see :mod:`featurelake.config.redis_connection`). The key TTL and replica acks stay featurelake's.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from featurelake.errors import ConfigError
 class FeaturelakeSparkEngineConfig(FeastConfigBaseModel):
     """Options of the featurelake engine in ``feature_store.yaml``."""
 
-    type: Literal["jobs.feast_materialization_engine.FeaturelakeSparkEngine"] = (
-        "jobs.feast_materialization_engine.FeaturelakeSparkEngine"
+    type: Literal["featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine"] = (
+        "featurelake.feast_plugins.materialization_engine.FeaturelakeSparkEngine"
     )
     featurelake_config: str | None = None
     spark_master: str | None = None
@@ -74,7 +74,7 @@ def _online_from_feast(online_store: Any, online: Any) -> Any:
     """featurelake's online settings from Feast's ``online_store`` (checked against ``online``)."""
     import os
 
-    from jobs.redis_connection import (
+    from featurelake.config.redis_connection import (
         expand_connection_string,
         online_settings_from_feast,
         parse_connection_string,
@@ -115,7 +115,7 @@ class FeaturelakeSparkEngine(ComputeEngine):
         """Nothing to tear down."""
 
     def _settings(self) -> Any:
-        from jobs.settings import load_settings
+        from featurelake.config.settings import load_settings
 
         settings = load_settings(self.config.featurelake_config)
         online = _online_from_feast(self.repo_config.online_store, settings.online)
@@ -127,7 +127,7 @@ class FeaturelakeSparkEngine(ComputeEngine):
         )
 
     def _materialize_one(self, registry: Any, task: MaterializationTask, **kwargs: Any) -> MaterializationJob:
-        from jobs.materialize import run
+        from featurelake.jobs.materialize import run
 
         job_id = f"{task.feature_view.name}-{uuid.uuid4().hex[:8]}"
         try:

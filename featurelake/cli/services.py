@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 
 _only_option = click.option(
     "--only",
@@ -33,7 +33,7 @@ def _echo(output: str) -> Any:
 @pass_app
 def up_cmd(app: AppContext, only: str | None, output: str) -> None:
     """Start the services (idempotent) and wait until each one answers."""
-    from jobs.localstack import parse_services, up
+    from featurelake.localstack import parse_services, up
 
     state = up(app.settings, services=parse_services(only), echo=_echo(output))
     if output == "json":
@@ -48,7 +48,7 @@ def up_cmd(app: AppContext, only: str | None, output: str) -> None:
 @pass_app
 def down_cmd(app: AppContext, only: str | None, purge: bool) -> None:
     """Stop the services (fine if they are already stopped)."""
-    from jobs.localstack import down, parse_services
+    from featurelake.localstack import down, parse_services
 
     down(app.settings, services=parse_services(only), purge=purge, echo=click.echo)
 
@@ -59,7 +59,7 @@ def down_cmd(app: AppContext, only: str | None, purge: bool) -> None:
 @pass_app
 def status_cmd(app: AppContext, only: str | None, output: str) -> None:
     """Show each service's address, pid and health (exit code 0 even when down)."""
-    from jobs.localstack import parse_services, status
+    from featurelake.localstack import parse_services, status
 
     report = status(app.settings, services=parse_services(only))
 

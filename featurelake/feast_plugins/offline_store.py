@@ -3,7 +3,7 @@
 Configure it in ``feature_store.yaml``::
 
     offline_store:
-      type: jobs.feast_offline_store.FeaturelakeOfflineStore
+      type: featurelake.feast_plugins.offline_store.FeaturelakeOfflineStore
       mode: event_time            # or as_known_at
       spark_master: local[*]      # optional; default: the active Spark session, else local[*]
 
@@ -11,7 +11,7 @@ Then Feast's own ``FeatureStore.get_historical_features(entity_df, features=[...
 feature view's source (a ``FileSource`` with ``DeltaFormat`` whose path is a Delta table) as a
 Delta snapshot through the lakehouse (honouring the transaction log, unlike Feast's file store,
 which reads the folder as plain parquet), only the date partitions the entity rows can use,
-and joins with :func:`lakehouse.pit.point_in_time_join` (every entity row back, nulls where no
+and joins with :func:`featurelake.lakehouse.pit.point_in_time_join` (every entity row back, nulls where no
 value is fresh, unlike Feast's dask join). Feast treats naive entity timestamps as UTC, so this
 store does too. ``to_df()`` returns tz-aware UTC timestamps, like Feast's file store.
 """
@@ -34,7 +34,7 @@ from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import ConfigDict
 
 from featurelake.errors import ConfigError, DefinitionError
-from lakehouse.pit import (
+from featurelake.lakehouse.pit import (
     CREATED_TS,
     EVENT_TS,
     ViewRequest,
@@ -46,7 +46,7 @@ from lakehouse.pit import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.tables import Lakehouse
 
 
 class FeaturelakeOfflineStoreConfig(FeastConfigBaseModel):
@@ -54,8 +54,8 @@ class FeaturelakeOfflineStoreConfig(FeastConfigBaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["jobs.feast_offline_store.FeaturelakeOfflineStore"] = (
-        "jobs.feast_offline_store.FeaturelakeOfflineStore"
+    type: Literal["featurelake.feast_plugins.offline_store.FeaturelakeOfflineStore"] = (
+        "featurelake.feast_plugins.offline_store.FeaturelakeOfflineStore"
     )
     mode: Literal["event_time", "as_known_at"] = "event_time"
     spark_master: str | None = None
@@ -105,7 +105,7 @@ class FeaturelakeRetrievalJob(RetrievalJob):
 def _spark(config: RepoConfig) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    from lakehouse.spark import build_spark_session
+    from featurelake.lakehouse.spark import build_spark_session
 
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -118,8 +118,8 @@ def _spark(config: RepoConfig) -> SparkSession:
 
 def _table_location(source: DataSource, repo_path: Path | None) -> tuple[Lakehouse, str]:
     """The Lakehouse (root = the table's parent) and table name of a Delta FileSource."""
-    from jobs.settings import load_settings
-    from lakehouse.tables import Lakehouse
+    from featurelake.config.settings import load_settings
+    from featurelake.lakehouse.tables import Lakehouse
 
     path = getattr(source, "path", None)
     if not path:
@@ -165,7 +165,7 @@ def _feature_frame(
 def _entity_frame(spark: SparkSession, entity_df: Any) -> tuple[DataFrame, str]:
     from pyspark.sql import DataFrame as SparkFrame
 
-    from lakehouse.pit import entity_frame_from_pandas
+    from featurelake.lakehouse.pit import entity_frame_from_pandas
 
     if isinstance(entity_df, str):
         entity_df = spark.sql(entity_df)
@@ -212,7 +212,7 @@ class FeaturelakeOfflineStore(OfflineStore):
             )
         spark = _spark(config)
         entities, ts_col = _entity_frame(spark, entity_df)
-        from lakehouse.pit import normalize_timestamp_column
+        from featurelake.lakehouse.pit import normalize_timestamp_column
 
         entities = normalize_timestamp_column(entities, ts_col, naive_timestamps="utc")
         bounds = entity_bounds(entities, timestamp_column=ts_col)

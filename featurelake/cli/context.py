@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from featurelake.actor import resolve_actor
-from jobs.settings import Settings, load_settings
+from featurelake.config.settings import Settings, load_settings
 
 output_option = click.option(
     "--output",

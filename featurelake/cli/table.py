@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
 
 
 def resolve_table_name(app: AppContext, name: str) -> str:
@@ -28,7 +28,7 @@ def resolve_table_name(app: AppContext, name: str) -> str:
     view, _, version = name.partition(":")
     if not version and _lakehouse(app).exists(name):
         return name
-    from registry import open_registry
+    from featurelake.registry import open_registry
 
     try:
         vv = open_registry(app.settings.registry_url).get_view_version(
@@ -44,7 +44,7 @@ def resolve_table_name(app: AppContext, name: str) -> str:
 
 
 def _lakehouse(app: AppContext) -> Any:
-    from jobs.wiring import lakehouse_from_settings
+    from featurelake.jobs.wiring import lakehouse_from_settings
 
     return lakehouse_from_settings(app.settings)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from jobs.backfill import backfill_options, options_from_cli
-from jobs.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.cli.context import AppContext, emit, output_option, pass_app
+from featurelake.jobs.backfill import backfill_options, options_from_cli
 
 
 @click.command(name="backfill")
@@ -23,8 +23,8 @@ def backfill(app: AppContext, master: str | None, output: str, **cli: Any) -> No
 
     A day D holds the values that became true at the end of D (the windows end there).
     """
-    from jobs.backfill import run_with_progress, summary_lines
-    from lakehouse.spark import build_spark_session
+    from featurelake.jobs.backfill import run_with_progress, summary_lines
+    from featurelake.lakehouse.spark import build_spark_session
 
     options = options_from_cli(**cli)
     settings = app.settings

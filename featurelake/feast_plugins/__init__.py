@@ -1,0 +1,1 @@
+"""Feast plugins: the offline store and the materialization engine that route Feast to featurelake's jobs."""

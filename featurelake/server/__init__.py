@@ -1,0 +1,1 @@
+"""The feature server: Feast's HTTP shape over the online store (``featurelake serve``)."""

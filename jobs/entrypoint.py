@@ -1,0 +1,64 @@
+"""The one error handler of every command entry point: a red line and a non-zero exit.
+
+Shared by the ``featurelake`` CLI (``featurelake.cli.main``) and the spark-submit entry points
+(``jobs/*.py``), so a job prints its errors the same way wherever it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from featurelake.errors import FeatureStoreError
+
+
+def _red_line(message: str) -> None:
+    # Text, not markup: messages quote user values ("[x]", SQL, paths) that must print verbatim.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text("Error: ", style="red") + Text(message))
+
+
+def run_click_entrypoint(
+    command: click.Command,
+    argv: list[str] | None,
+    *,
+    prog_name: str,
+    exit_code_for: Callable[[FeatureStoreError], int] = lambda err: 1,
+) -> None:
+    """Run a click command with the one error handler: a red line and a non-zero exit.
+
+    Used by the ``featurelake`` CLI and by the spark-submit entry points (``jobs/*.py``), so a
+    job prints its errors the same way wherever it runs. ``--debug`` in ``argv`` adds the traceback.
+
+    Args:
+        command: the click command or group.
+        argv: the arguments (default ``sys.argv[1:]``).
+        prog_name: the program name shown in usage lines.
+        exit_code_for: the exit code for a FeatureStoreError (default 1).
+    """
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort:
+        _red_line("aborted")
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except FeatureStoreError as err:
+        if debug:
+            traceback.print_exc()
+        _red_line(str(err))
+        sys.exit(exit_code_for(err))
+    except Exception as err:  # noqa: BLE001 - the one handler for unexpected errors
+        if debug:
+            traceback.print_exc()
+        else:
+            _red_line(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
+        sys.exit(1)
