@@ -34,12 +34,28 @@ class RegistryError(FeatureStoreError):
     """The registry refused an operation or could not be reached."""
 
 
+class RegistryNotFoundError(RegistryError):
+    """No registry exists at the configured URL (only ``apply`` / ``registry init`` create one)."""
+
+
+class RunConflictError(RegistryError):
+    """Another live run already works on the same target (a view's overlapping date range)."""
+
+
 class LakehouseError(FeatureStoreError):
     """A Delta table operation failed or was refused."""
 
 
+class TableNotFoundError(LakehouseError):
+    """A named Delta table does not exist (or its folder is not a Delta table)."""
+
+
 class ValidationFailedError(FeatureStoreError):
     """Data expectations failed; nothing was committed."""
+
+
+class CheckFailedError(FeatureStoreError):
+    """A check found a problem in the data, e.g. online/offline mismatches (exit code 4)."""
 
 
 class ServiceUnavailableError(FeatureStoreError):

@@ -228,6 +228,7 @@ def _import_all(root: Path, problems: list[str], warned: list[str]) -> Iterator[
     sys.path.insert(0, str(root))
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
+    broken: set[Path] = set()
     try:
         for file in files:
             rel = file.relative_to(root).as_posix()
@@ -239,9 +240,15 @@ def _import_all(root: Path, problems: list[str], warned: list[str]) -> Iterator[
                     module = importlib.import_module(_module_name(root, file))
                 warned.extend(f"{rel}: {w.category.__name__}: {w.message}" for w in caught)
             except Exception as err:  # noqa: BLE001 - any import failure is a definition problem
-                problems.append(
-                    f"{rel}: failed to import: {_describe(err, file)}; fix the file or list it in .feastignore"
-                )
+                # A file that only imports a broken repo file is not broken itself: report the
+                # file the error comes from, once.
+                origin = _origin_file(err, root, files) or file
+                if origin not in broken:
+                    broken.add(origin)
+                    where = origin.relative_to(root).as_posix()
+                    problems.append(
+                        f"{where}: failed to import: {_describe(err, origin)}; fix the file or list it in .feastignore"
+                    )
                 continue
             assigned = _assigned_names(file)
             for attr in sorted(vars(module)):
@@ -260,6 +267,20 @@ def _import_all(root: Path, problems: list[str], warned: list[str]) -> Iterator[
         for mod in [m for m in sys.modules if m.split(".")[0] in top_levels]:
             del sys.modules[mod]
         sys.modules.update(shadowed)
+
+
+def _origin_file(err: BaseException, root: Path, files: list[Path]) -> Path | None:
+    """The repo file an import error comes from: a syntax error's file, else the deepest repo frame."""
+    known = set(files)
+    if isinstance(err, SyntaxError) and err.filename:
+        path = Path(err.filename).resolve()
+        if path in known:
+            return path
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if path in known:
+            return path
+    return None
 
 
 def _describe(err: BaseException, file: Path) -> str:

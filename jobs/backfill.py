@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from featurelake.errors import DefinitionError, FeatureStoreError, ValidationFailedError
+from featurelake.errors import DefinitionError, FeatureStoreError
 
 if TYPE_CHECKING:
     from featurelake.lakehouse.tables import Lakehouse
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("featurelake.backfill")
 
 DEFAULT_CHUNK_DAYS = 30
-DEFAULT_LEASE = timedelta(minutes=10)
+DEFAULT_LEASE = timedelta(minutes=2)  # heartbeat every 40 s; a killed run shows abandoned within 2 min
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class BackfillOptions:
         target_file_mb: target file size of the Z-order step; None = delta-rs' default (100 MB).
             Smaller files let single-entity reads skip more files inside a day, at the cost of
             more files for whole-day scans.
+        allow_future: allow days after today (UTC), which have no complete data yet.
+        dry_run: plan and check only; nothing is computed or written.
+        wait: when a live run of the same view holds an overlapping range, wait for it instead
+            of failing at once.
     """
 
     view: str
@@ -84,6 +88,9 @@ class BackfillOptions:
     chunk_days: int = DEFAULT_CHUNK_DAYS
     lease: timedelta = DEFAULT_LEASE
     target_file_mb: int | None = None
+    allow_future: bool = False
+    dry_run: bool = False
+    wait: bool = False
 
 
 @dataclass
@@ -141,8 +148,18 @@ def split_chunks(rng: tuple[date, date], chunk_days: int) -> list[tuple[date, da
     return out
 
 
-def _check_options(options: BackfillOptions) -> None:
+def _check_options(options: BackfillOptions, *, today: date | None = None) -> None:
+    from datetime import UTC
+
     problems = []
+    today = today or datetime.now(UTC).date()
+    if not options.allow_future and options.end > today:
+        first = max(options.start, today + timedelta(days=1))
+        problems.append(
+            f"--end {options.end} is in the future: day {first} is after today ({today} UTC) and has no complete "
+            "data yet, and a backfill would commit it into the live table; end the range at or before today, "
+            "or pass --allow-future"
+        )
     if options.start > options.end:
         problems.append(
             f"--start {options.start} is after --end {options.end}; give a start on or before the end"
@@ -223,8 +240,13 @@ def staging_table_name(table: str, run_id: str) -> str:
     return f"_staging__{table}__{re.sub(r'[^A-Za-z0-9]', '', run_id)[:16] or uuid.uuid4().hex[:16]}"
 
 
-def _sweep_stale_staging(lakehouse: Lakehouse, registry: Any, project: str, view: str, table: str) -> None:
+def sweep_stale_staging(
+    lakehouse: Lakehouse, registry: Any, project: str, view: str | None, table: str
+) -> list[str]:
     """Remove staging folders of ``table`` left by runs that are no longer alive (killed, abandoned).
+
+    Runs when a backfill of the view starts and in ``featurelake table vacuum``; returns the
+    staging tables it removed. ``view`` None: consider the running backfills of every view.
 
     A run killed with SIGKILL never reaches its ``finally``; its staging folder is private and
     never referenced by the feature table, so deleting it loses nothing.
@@ -235,6 +257,7 @@ def _sweep_stale_staging(lakehouse: Lakehouse, registry: Any, project: str, view
         staging_table_name(table, r.run_id)
         for r in registry.list_runs(project, kind="backfill", status="running", target=view, limit=1000)
     }
+    removed: list[str] = []
     prefix = f"_staging__{table}__"
     try:
         fs = lakehouse.storage.filesystem()
@@ -242,7 +265,7 @@ def _sweep_stale_staging(lakehouse: Lakehouse, registry: Any, project: str, view
         infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
     except Exception as err:  # noqa: BLE001 - the sweep is housekeeping; the backfill itself goes on
         log.warning("could not list staging tables of %s: %s", table, err)
-        return
+        return removed
     for info in infos:
         if (
             info.type == pafs.FileType.Directory
@@ -251,6 +274,27 @@ def _sweep_stale_staging(lakehouse: Lakehouse, registry: Any, project: str, view
         ):
             log.info("removing stale staging table %s (its run is no longer running)", info.base_name)
             _drop_table_folder(lakehouse, info.base_name)
+            removed.append(info.base_name)
+    return removed
+
+
+def _start_exclusive(
+    registry: Registry, project: str, params: dict[str, Any], actor: str, view: str, options: BackfillOptions
+) -> str:
+    """Record the run holding ``options.start..options.end`` of the view, or refuse (or wait)."""
+    from featurelake.errors import RunConflictError
+
+    span = (options.start.isoformat(), options.end.isoformat())
+    while True:
+        try:
+            return registry.start_run(
+                project, "backfill", params, actor, target=view, lease=options.lease, exclusive_span=span
+            )
+        except RunConflictError as err:
+            if not options.wait:
+                raise
+            log.info("waiting: %s", err)
+            time.sleep(5)
 
 
 def run_dir(settings: Settings, run_id: str) -> Path:
@@ -282,6 +326,102 @@ def plan_ranges(
     return contiguous_ranges([d for d in days_between(start, end) if d not in filled])
 
 
+@dataclass
+class BackfillPlan:
+    """Everything a backfill checked before any Spark work: what it would read and write.
+
+    Built by :func:`prepare_backfill` without a Spark session, so bad options, an unknown view
+    and missing source partitions fail in about a second, and ``--dry-run`` prints it.
+    """
+
+    registry: Any
+    vv: ViewVersion
+    spec: ViewSpec
+    lakehouse: Lakehouse
+    table: str
+    ranges: list[tuple[date, date]]
+    snapshots: dict[str, Any]
+    table_version: int | None
+
+    def to_dict(self, options: BackfillOptions) -> dict[str, Any]:
+        """The dry-run report: ranges, source partitions and versions, the table it would write."""
+        from featurelake.lakehouse.transforms import source_ranges
+
+        reads: dict[str, list[list[str]]] = {}
+        for lo, hi in self.ranges:
+            for src, rng in source_ranges(self.spec, start=lo, end=hi).items():
+                reads.setdefault(src, []).append(
+                    ["(whole table)", ""] if rng is None else [rng[0].isoformat(), rng[1].isoformat()]
+                )
+        return {
+            "dry_run": True,
+            "view": self.vv.name,
+            "version": self.vv.version,
+            "days": [options.start.isoformat(), options.end.isoformat()],
+            "ranges_to_compute": [[a.isoformat(), b.isoformat()] for a, b in self.ranges],
+            "days_to_compute": sum((b - a).days + 1 for a, b in self.ranges),
+            "sources": [
+                {"table": s.table, "version": s.version, "partitions": reads.get(name, [])}
+                for name, s in sorted(self.snapshots.items())
+            ],
+            "writes": {
+                "table": self.table,
+                "current_version": self.table_version,
+                "commits": len(self.ranges),
+                "mode": "replace_range",
+            },
+        }
+
+
+def prepare_backfill(
+    settings: Settings, options: BackfillOptions, *, today: date | None = None
+) -> BackfillPlan:
+    """Check a backfill before any Spark work and pin what it will read.
+
+    Validates the options (dates, chunk size, days in the future), resolves the view version in
+    the registry, loads its spec, plans the ranges and pins every source at its current Delta
+    version, checking the sources cover the partitions the windows need.
+
+    Args:
+        settings: storage, registry and feature repo settings.
+        options: view, dates and mode.
+        today: the current UTC day (default: now); days after it are refused unless
+            ``options.allow_future``.
+
+    Returns:
+        The plan (see :class:`BackfillPlan`).
+
+    Raises:
+        DefinitionError: bad options, days in the future, no spec, or a breaking repo definition.
+        RegistryError: no registry at the configured URL, an unknown or archived view version.
+        LakehouseError: a source table is missing or does not cover the windows.
+    """
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.lakehouse.transforms import check_coverage, pin_sources, source_ranges
+    from featurelake.registry import open_registry
+
+    _check_options(options, today=today)
+    registry = open_registry(settings.registry_url, create=False)
+    try:
+        vv = registry.assert_usable(settings.project, options.view, options.version, "backfill")
+        spec = _load_spec(settings, vv)
+        lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
+        table = vv.table_name
+        ranges = plan_ranges(
+            lakehouse, table, start=options.start, end=options.end, missing_only=options.missing_only
+        )
+        snapshots = pin_sources(lakehouse, spec.source_tables(), view=vv.name)
+        for lo, hi in ranges:  # fail fast, before any work, on sources that do not cover the windows
+            for src, rng in source_ranges(spec, start=lo, end=hi).items():
+                if rng is not None:
+                    check_coverage(lakehouse, snapshots[src], date_range=rng, view=vv.name, start=lo, end=hi)
+        table_version = lakehouse.version(table) if lakehouse.exists(table) else None
+    except BaseException:
+        registry.dispose()
+        raise
+    return BackfillPlan(registry, vv, spec, lakehouse, table, ranges, snapshots, table_version)
+
+
 def run_backfill(
     spark: SparkSession,
     settings: Settings,
@@ -289,6 +429,7 @@ def run_backfill(
     *,
     actor: str,
     progress: ProgressFn = _no_progress,
+    plan: BackfillPlan | None = None,
 ) -> BackfillResult:
     """Backfill one view for ``options.start..options.end`` (see the module docstring).
 
@@ -298,6 +439,7 @@ def run_backfill(
         options: view, dates and mode.
         actor: who runs it (recorded in the registry).
         progress: called as ``progress(message, done, total)`` after each chunk and step.
+        plan: the checks already done by :func:`prepare_backfill` (done here when None).
 
     Returns:
         The result (also stored as the run's report).
@@ -309,25 +451,11 @@ def run_backfill(
         TransformError: the custom transform failed or returned the wrong schema.
         ExpectationsFailed: expectations failed; nothing was committed.
     """
-    from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.lakehouse.transforms import check_coverage, computed_at, pin_sources, source_ranges
-    from featurelake.registry import open_registry
+    from featurelake.lakehouse.transforms import computed_at
 
-    _check_options(options)
-    registry = open_registry(settings.registry_url)
-    project = settings.project
-    vv = registry.assert_usable(project, options.view, options.version, "backfill")
-    spec = _load_spec(settings, vv)
-    lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
-    table = vv.table_name
-    ranges = plan_ranges(
-        lakehouse, table, start=options.start, end=options.end, missing_only=options.missing_only
-    )
-    snapshots = pin_sources(lakehouse, spec.source_tables(), view=vv.name)
-    for lo, hi in ranges:  # fail fast, before any work, on sources that do not cover the windows
-        for src, rng in source_ranges(spec, start=lo, end=hi).items():
-            if rng is not None:
-                check_coverage(lakehouse, snapshots[src], date_range=rng, view=vv.name, start=lo, end=hi)
+    plan = prepare_backfill(settings, options) if plan is None else plan
+    registry, vv, spec, lakehouse = plan.registry, plan.vv, plan.spec, plan.lakehouse
+    project, table, ranges, snapshots = settings.project, plan.table, plan.ranges, plan.snapshots
 
     params = {
         "view": vv.name,
@@ -340,7 +468,7 @@ def run_backfill(
         "ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges],
         "spark_master": spark.sparkContext.master,
     }
-    run_id = registry.start_run(project, "backfill", params, actor, target=vv.name, lease=options.lease)
+    run_id = _start_exclusive(registry, project, params, actor, vv.name, options)
     folder = run_dir(settings, run_id)
     handler = logging.FileHandler(folder / "backfill.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -350,7 +478,7 @@ def run_backfill(
     result.inputs = [{"table": s.table, "version": s.version} for s in snapshots.values()]
     began = time.monotonic()
     staging = staging_table_name(table, run_id)
-    _sweep_stale_staging(lakehouse, registry, project, vv.name, table)
+    sweep_stale_staging(lakehouse, registry, project, vv.name, table)
     try:
         with _Heartbeat(registry, run_id, options.lease):
             log.info(
@@ -629,6 +757,23 @@ def backfill_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "let single-entity reads skip more files.",
         ),
         click.option(
+            "--allow-future",
+            is_flag=True,
+            help="Allow days after today (UTC); refused by default, they have no complete data yet.",
+        ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Check and print what would be read (source partitions and Delta versions) and written; "
+            "start no Spark, write nothing.",
+        ),
+        click.option(
+            "--wait",
+            is_flag=True,
+            help="If another live backfill of this view holds an overlapping range, wait for it "
+            "(default: refuse at once, naming it).",
+        ),
+        click.option(
             "--lease-seconds",
             type=float,
             default=DEFAULT_LEASE.total_seconds(),
@@ -650,6 +795,9 @@ def options_from_cli(
     chunk_days: int,
     lease_seconds: float,
     target_file_mb: int | None = None,
+    allow_future: bool = False,
+    dry_run: bool = False,
+    wait: bool = False,
 ) -> BackfillOptions:
     """Build :class:`BackfillOptions` from the parsed command line options."""
     return BackfillOptions(
@@ -661,11 +809,35 @@ def options_from_cli(
         chunk_days=chunk_days,
         lease=timedelta(seconds=lease_seconds),
         target_file_mb=target_file_mb,
+        allow_future=allow_future,
+        dry_run=dry_run,
+        wait=wait,
     )
 
 
+def dry_run_lines(report: dict[str, Any]) -> list[str]:
+    """Human-readable lines of a dry run's report (:meth:`BackfillPlan.to_dict`)."""
+    ranges = ", ".join(f"{a}..{b}" for a, b in report["ranges_to_compute"]) or "nothing (every day is filled)"
+    writes = report["writes"]
+    lines = [
+        f"dry run: {report['view']} {report['version']}: would compute {report['days_to_compute']} day(s): {ranges}",
+        f"  would write {writes['table']} (now at version {writes['current_version']}) "
+        f"with {writes['commits']} {writes['mode']} commit(s)",
+    ]
+    for src in report["sources"]:
+        parts = ", ".join(f"{a}..{b}" if b else a for a, b in src["partitions"]) or "-"
+        lines.append(f"  would read {src['table']}@{src['version']} partitions {parts}")
+    lines.append("  nothing was computed or written")
+    return lines
+
+
 def run_with_progress(
-    spark: SparkSession, settings: Settings, options: BackfillOptions, *, actor: str
+    spark: SparkSession,
+    settings: Settings,
+    options: BackfillOptions,
+    *,
+    actor: str,
+    plan: BackfillPlan | None = None,
 ) -> BackfillResult:
     """Run a backfill with a rich progress bar and log lines on stderr.
 
@@ -686,7 +858,7 @@ def run_with_progress(
         log.addHandler(plain)
         log.setLevel(logging.INFO)
         try:
-            return run_backfill(spark, settings, options, actor=actor)
+            return run_backfill(spark, settings, options, actor=actor, plan=plan)
         finally:
             log.removeHandler(plain)
     handler = RichHandler(console=console, show_path=False, markup=False)
@@ -706,7 +878,7 @@ def run_with_progress(
             def progress(message: str, done: int, total: int) -> None:
                 bar.update(task, description=message, completed=done, total=total)
 
-            return run_backfill(spark, settings, options, actor=actor, progress=progress)
+            return run_backfill(spark, settings, options, actor=actor, progress=progress, plan=plan)
     finally:
         log.removeHandler(handler)
 
@@ -739,13 +911,19 @@ def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
 
     settings = load_settings(config_path)
     options = options_from_cli(**cli)
+    plan = prepare_backfill(settings, options)  # bad input fails here, before Spark starts
+    if options.dry_run:
+        plan.registry.dispose()
+        for line in dry_run_lines(plan.to_dict(options)):
+            click.echo(line)
+        return
     spark = build_spark_session(
         app_name=f"featurelake-backfill-{options.view}",
         master=submit_master(settings),
         conf=settings.spark.conf,
     )
     try:
-        result = run_with_progress(spark, settings, options, actor=resolve_actor(actor))
+        result = run_with_progress(spark, settings, options, actor=resolve_actor(actor), plan=plan)
     finally:
         spark.stop()
     for line in summary_lines(result):
@@ -755,16 +933,12 @@ def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the spark-submit entry point with the CLI's error handling (one red line, exit 1).
 
-    A failed expectation exits 2, so schedulers can tell bad data from a broken job.
+    Exit codes (jobs/entrypoint.py): 2 bad input, 3 a service did not answer, 4 a failed expectation
+    (so schedulers can tell bad data from a broken job), 5 another run holds the same days.
     """
     from featurelake.jobs.entrypoint import run_click_entrypoint
 
-    run_click_entrypoint(
-        submit_main,
-        argv,
-        prog_name="backfill.py",
-        exit_code_for=lambda err: 2 if isinstance(err, ValidationFailedError) else 1,
-    )
+    run_click_entrypoint(submit_main, argv, prog_name="backfill.py")
 
 
 if __name__ == "__main__":

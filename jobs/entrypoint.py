@@ -14,7 +14,49 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from featurelake.errors import FeatureStoreError
+from featurelake.errors import (
+    CheckFailedError,
+    ConfigError,
+    DefinitionError,
+    FeatureStoreError,
+    LakehouseError,
+    RegistryError,
+    RunConflictError,
+    ServiceUnavailableError,
+    TableNotFoundError,
+    ValidationFailedError,
+)
+
+# Exit codes of every command and spark-submit job (README "Exit codes"; `featurelake --help`).
+EXIT_OK = 0
+EXIT_ERROR = 1  # the job failed for another reason (a bug, a failed write): read the red line
+EXIT_BAD_INPUT = 2  # bad arguments, settings or definitions, unknown names (click's usage errors use 2 too)
+EXIT_UNAVAILABLE = 3  # a service did not answer: PostgreSQL, Redis, S3, the Spark master
+EXIT_CHECK_FAILED = 4  # the data failed a check: expectations (backfill), mismatches (online check)
+EXIT_CONFLICT = 5  # another live run holds the same view and days (retry later, or --wait)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 the job failed (read the red line); 2 bad input (arguments, settings, "
+    "definitions, unknown names); 3 a service did not answer (PostgreSQL, Redis, S3, Spark); 4 the data "
+    "failed a check (expectations, online/offline mismatches); 5 another run holds the same view and days."
+)
+
+
+def exit_code_for(err: FeatureStoreError) -> int:
+    """The exit code for an error (see the ``EXIT_*`` constants)."""
+    from featurelake.lakehouse.storage import network_cause
+
+    if isinstance(err, RunConflictError):
+        return EXIT_CONFLICT
+    if isinstance(err, ServiceUnavailableError):
+        return EXIT_UNAVAILABLE
+    if isinstance(err, LakehouseError) and err.__cause__ is not None and network_cause(err.__cause__):
+        return EXIT_UNAVAILABLE
+    if isinstance(err, ValidationFailedError | CheckFailedError):
+        return EXIT_CHECK_FAILED
+    if isinstance(err, ConfigError | DefinitionError | RegistryError | TableNotFoundError):
+        return EXIT_BAD_INPUT
+    return EXIT_ERROR
 
 
 def _red_line(message: str) -> None:
@@ -27,7 +69,7 @@ def run_click_entrypoint(
     argv: list[str] | None,
     *,
     prog_name: str,
-    exit_code_for: Callable[[FeatureStoreError], int] = lambda err: 1,
+    exit_code_for: Callable[[FeatureStoreError], int] = exit_code_for,
 ) -> None:
     """Run a click command with the one error handler: a red line and a non-zero exit.
 
@@ -38,7 +80,7 @@ def run_click_entrypoint(
         command: the click command or group.
         argv: the arguments (default ``sys.argv[1:]``).
         prog_name: the program name shown in usage lines.
-        exit_code_for: the exit code for a FeatureStoreError (default 1).
+        exit_code_for: the exit code for a FeatureStoreError (default: :func:`exit_code_for`).
     """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

@@ -471,5 +471,5 @@ def _context(
     if registry is None:
         from featurelake.registry import open_registry
 
-        registry = open_registry(settings.registry_url)
+        registry = open_registry(settings.registry_url, create=False)
     return {"settings": settings, "spark": spark, "lakehouse": lakehouse, "registry": registry}

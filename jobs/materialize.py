@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -297,6 +298,7 @@ def materialize_view(
     incremental: bool = False,
     version: str | None = None,
     partitions: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> MaterializeResult:
     """Materialize one view into the online store and record the run.
 
@@ -315,6 +317,7 @@ def materialize_view(
             whole table on the first run or when the log cannot tell (``full`` mode).
         version: the view version (default: the active one).
         partitions: Spark tasks writing to Redis (default: the shuffle partitions).
+        progress: called with one line per step (plan, read and write, done).
 
     Returns:
         The run's result (mode, Delta versions, files and rows read, entities written).
@@ -370,6 +373,11 @@ def materialize_view(
                 incremental=incremental,
             )
             files = plan.files()
+            say = progress or (lambda line: None)
+            say(
+                f"{view}: {plan.mode} read of {vv.table_name}@{delta_version}: {len(files)} file(s), "
+                f"{sum(f.num_records or 0 for f in files.values()):,} row(s); writing to Redis"
+            )
             if files:
                 columns = [
                     *online_view.join_key_names,
@@ -393,6 +401,7 @@ def materialize_view(
         registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}", inputs=inputs)
         raise
     rows_read = sum(f.num_records or 0 for f in files.values())
+    say(f"{view}: {stats.written:,} entities written, {stats.skipped_older:,} already newer online")
     online_node = f"redis://{settings.project}/{view}"
     registry.finish_run(
         run_id,
@@ -433,6 +442,82 @@ def materialize_view(
     )
 
 
+def plan_materialize(
+    *,
+    settings: Settings,
+    registry: Registry,
+    lakehouse: Lakehouse,
+    view: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    incremental: bool = False,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """What :func:`materialize_view` would read and write, without Spark and without writing.
+
+    The dry run of ``featurelake materialize --dry-run``: the mode (window, changes, full), the
+    Delta versions, files and rows it would read, and the Redis nodes and key TTL it would write.
+
+    Raises:
+        ConfigError: a bad window or no Redis configured.
+        RegistryError: unknown or archived view.
+        LakehouseError: the table is missing.
+    """
+    if incremental and start is not None:
+        raise ConfigError("give either --incremental or --start/--end, not both")
+    vv = registry.assert_usable(settings.project, view, version, "materialize")
+    target = redis_target(settings, definition=vv.definition)
+    end = _utc(end) if end else datetime.now(UTC)
+    start = _utc(start) if start else None
+    if start is not None and start >= end:
+        raise ConfigError(
+            f"materialization window start {start.isoformat()} is not before end {end.isoformat()}; "
+            "pass an earlier --start or a later --end"
+        )
+    delta_version = lakehouse.version(vv.table_name)
+    plan = _plan(
+        registry=registry,
+        lakehouse=lakehouse,
+        project=settings.project,
+        view=view,
+        table=vv.table_name,
+        delta_version=delta_version,
+        start=start,
+        end=end,
+        incremental=incremental,
+    )
+    files = plan.files()
+    return {
+        "dry_run": True,
+        "view": view,
+        "version": f"{vv.major}.{vv.minor}",
+        "mode": plan.mode,
+        "fallback": plan.fallback,
+        "table": vv.table_name,
+        "from_version": plan.from_version,
+        "to_version": delta_version,
+        "window": [None if plan.start is None else plan.start.isoformat(), end.isoformat()],
+        "files_to_read": len(files),
+        "rows_to_read": sum(f.num_records or 0 for f in files.values()),
+        "partitions": sorted({str(p) for f in files.values() for p in f.partition_values.values()}),
+        "writes": {"redis_nodes": list(target.nodes), "key_ttl_seconds": target.key_ttl_seconds},
+    }
+
+
+def dry_run_line(report: dict[str, Any]) -> str:
+    """One line describing :func:`plan_materialize`'s report."""
+    versions = (
+        f"{report['from_version']}->{report['to_version']}"
+        if report["mode"] == "changes"
+        else f"@{report['to_version']}"
+    )
+    return (
+        f"dry run: {report['view']} v{report['version']} [{report['mode']}] Delta {report['table']} {versions}: "
+        f"would read {report['files_to_read']} files / {report['rows_to_read']} rows and write the latest row per "
+        f"entity to {len(report['writes']['redis_nodes'])} Redis node(s); nothing was read or written"
+    )
+
+
 def run(
     *,
     settings: Settings,
@@ -450,9 +535,20 @@ def run(
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry.writer import open_registry
 
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
+        # Unknown or archived views, bad windows and missing tables fail here, before Spark starts.
+        plan_materialize(
+            settings=settings,
+            registry=registry,
+            lakehouse=lakehouse,
+            view=view,
+            start=start,
+            end=end,
+            incremental=incremental,
+            version=version,
+        )
         # Under spark-submit its --master wins (a cluster); run as a script, the settings' master.
         spark = spark or build_spark_session(
             app_name=f"featurelake-materialize-{view}",
@@ -510,11 +606,38 @@ def main(argv: list[str] | None = None) -> int:
         "--config", help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)"
     )
     parser.add_argument("--actor", help="who runs it (default: $FEATURELAKE_ACTOR or the OS user)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be read and written; start no Spark, write nothing",
+    )
     args = parser.parse_args(argv)
+    from featurelake.jobs.entrypoint import exit_code_for
+
     try:
         if not args.incremental and not (args.start and args.end):
             raise ConfigError("give --start TS --end TS, or --incremental")
         settings = load_settings(args.config)
+        if args.dry_run:
+            from featurelake.lakehouse.tables import Lakehouse
+            from featurelake.registry.writer import open_registry
+
+            registry = open_registry(settings.registry_url, create=False)
+            try:
+                report = plan_materialize(
+                    settings=settings,
+                    registry=registry,
+                    lakehouse=Lakehouse(settings.storage_root, settings.storage.storage_options()),
+                    view=args.view,
+                    start=parse_timestamp(args.start, option="--start") if args.start else None,
+                    end=parse_timestamp(args.end, option="--end") if args.end else None,
+                    incremental=args.incremental,
+                    version=args.version,
+                )
+            finally:
+                registry.dispose()
+            print(dry_run_line(report))
+            return 0
         result = run(
             settings=settings,
             view=args.view,
@@ -526,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except FeatureStoreError as err:
         print(f"Error: {err}", file=sys.stderr)
-        return 1
+        return exit_code_for(err)
     print(f"materialized {describe(result)}; run {result.run_id}")
     return 0
 

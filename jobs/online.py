@@ -383,6 +383,8 @@ class OnlineFeatureClient:
                 view, a value of the wrong type, missing request data (all problems listed).
             ServiceUnavailableError: the cluster did not answer within seconds.
         """
+        if isinstance(features, str):  # one reference; iterating the string would list every character
+            features = [features]
         rows = _rows(entity_rows)
         refs = self.catalog.resolve(features=features, feature_service=feature_service)
         cat = self.catalog
@@ -414,6 +416,14 @@ class OnlineFeatureClient:
             problems.append(
                 f"unknown entity key name(s) {unknown} in entity rows; the requested features use join keys "
                 f"{join_keys}" + (f" and request data {sorted(request_fields)}" if request_fields else "")
+            )
+        if not rows or not any(rows):
+            problems.append(
+                f"no entity rows: give one or more values for the join keys {join_keys}"
+                + (f" and request data {sorted(request_fields)}" if request_fields else "")
+                + ", e.g. entities={"
+                + ", ".join(f'"{k}": [...]' for k in join_keys)
+                + "}"
             )
         missing = sorted(f for f in request_fields if any(f not in r for r in rows))
         if missing:

@@ -15,15 +15,17 @@ count and checksum with the registered ones.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from featurelake.lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
 from featurelake.lakehouse.training import Checksum, checksum
 
-from featurelake.errors import LakehouseError, RegistryError
+from featurelake.errors import ConfigError, FeatureStoreError, LakehouseError, RegistryError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 TABLE_PREFIX = "training_set__"
+log = logging.getLogger("featurelake.training_set")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,44 @@ class Reproduction:
 def training_table_name(name: str, run_id: str) -> str:
     """The Delta table of one training set version: immutable, one per build."""
     return f"{TABLE_PREFIX}{name}__{run_id.replace('-', '')[:12]}"
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "_-." for c in name):
+        raise RegistryError(f"training set name {name!r} must be letters, digits, '_', '-' or '.'")
+
+
+def check_create_request(
+    registry: RegistryReader, lakehouse: Lakehouse, *, project: str, name: str, service: str, entities: str
+) -> None:
+    """Refuse a bad ``training-set create`` before any Spark work (about a second instead of a minute).
+
+    Checks the name, the service reference and that the service and every view it uses exist and
+    may be used for training, and that the entity rows exist (a table under the lakehouse root or
+    a local Delta folder or parquet file).
+
+    Raises:
+        RegistryError: a bad name, an unknown service or an archived view.
+        DefinitionError: a malformed service reference.
+        ConfigError: the entity rows do not exist.
+    """
+    from featurelake.jobs.historical import parse_service_ref, resolve_features
+
+    _check_name(name)
+    parse_service_ref(service)
+    if "://" in entities:
+        pass  # an object-store path: checked when it is read
+    elif "/" not in entities and not entities.startswith("."):
+        if not lakehouse.exists(entities):
+            raise ConfigError(
+                f"entity rows {entities!r}: no table of that name under {lakehouse.root}; give a table name, "
+                "a Delta folder or a parquet file"
+            )
+    elif not Path(entities).exists():
+        raise ConfigError(
+            f"entity rows {entities!r}: no such file or folder; give a table name, a Delta folder or a parquet file"
+        )
+    resolve_features(registry, project, feature_service=service, purpose="train")
 
 
 def create_training_set(
@@ -106,8 +147,7 @@ def create_training_set(
     """
     from featurelake.jobs.historical import build_historical, parse_service_ref
 
-    if not name or not all(c.isalnum() or c in "_-." for c in name):
-        raise RegistryError(f"training set name {name!r} must be letters, digits, '_', '-' or '.'")
+    _check_name(name)
     parse_service_ref(service)
     params = {
         "training_set": name,
@@ -116,9 +156,10 @@ def create_training_set(
         "timestamp_column": timestamp_column,
         "entities": entities if isinstance(entities, str) else type(entities).__name__,
     }
+    _sweep_leftovers(lakehouse, registry, project, name)
     run_id = registry.start_run(project, "training-set", params, actor, target=name)
+    table = training_table_name(name, run_id)
     try:
-        table = training_table_name(name, run_id)
         if not isinstance(entities, str) or "/" in entities:
             entities = _persist_entities(
                 spark,
@@ -173,6 +214,11 @@ def create_training_set(
         )
     except BaseException as err:
         registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
+        for staged in (table + "__entities", table):  # never registered: nobody can pin them
+            try:
+                lakehouse.drop(staged)
+            except Exception as drop_err:  # noqa: BLE001 - report the build's error, not the cleanup's
+                log.warning("could not remove %s of failed run %s: %s", staged, run_id, drop_err)
         raise
     return CreatedTrainingSet(
         name=name,
@@ -186,6 +232,36 @@ def create_training_set(
         entity_table=result.entity.table,
         entity_version=result.entity.version,
     )
+
+
+def _sweep_leftovers(lakehouse: Lakehouse, registry: RegistryReader, project: str, name: str) -> None:
+    """Remove the tables of earlier builds of ``name`` that were killed before they registered.
+
+    A build's tables are ``training_set__<name>__<run>`` and ``...__entities``; those of registered
+    versions are pinned inputs and outputs and stay; those of a live (running) build stay too.
+    """
+    prefix = f"{TABLE_PREFIX}{name}__"
+    try:
+        candidates = [t for t in lakehouse.list_tables() if t.startswith(prefix)]
+    except FeatureStoreError as err:  # housekeeping only: the build itself goes on
+        log.warning("could not list leftovers of training set %s: %s", name, err)
+        return
+    if not candidates:
+        return
+    keep = set()
+    for ts in registry.list_training_sets(project, name):
+        keep.update({ts.output.table, ts.entity_source.table})
+    for run in registry.list_runs(project, kind="training-set", status="running", target=name, limit=1000):
+        keep.update(
+            {training_table_name(name, run.run_id), training_table_name(name, run.run_id) + "__entities"}
+        )
+    for table in candidates:
+        if table not in keep:
+            log.info("removing %s, left by a training-set build that never registered", table)
+            try:
+                lakehouse.drop(table)
+            except FeatureStoreError as err:
+                log.warning("could not remove %s: %s", table, err)
 
 
 def _persist_entities(
@@ -367,14 +443,19 @@ def submit_main(
     from featurelake.config.settings import load_settings
 
     settings = load_settings(config_path)
+    registry = open_registry(settings.registry_url, create=False)
+    lakehouse = lakehouse_from_settings(settings)
+    check_create_request(
+        registry, lakehouse, project=settings.project, name=name, service=service, entities=entities
+    )  # bad input fails here, before Spark starts
     spark = build_spark_session(
         app_name=f"featurelake-training-set-{name}", master=submit_master(settings), conf=settings.spark.conf
     )
     try:
         created = create_training_set(
             spark=spark,
-            lakehouse=lakehouse_from_settings(settings),
-            registry=open_registry(settings.registry_url),
+            lakehouse=lakehouse,
+            registry=registry,
             project=settings.project,
             name=name,
             service=service,

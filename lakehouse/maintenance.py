@@ -181,3 +181,27 @@ def describe(lakehouse: Lakehouse, name: str) -> TableInfo:
             "writer_features": protocol.writer_features,
         },
     )
+
+
+def drop(lakehouse: Lakehouse, name: str) -> bool:
+    """Delete a table's whole folder; returns whether it existed.
+
+    For the private tables a run stages and no one else references (a backfill's staging table,
+    a failed training set's entity copy): never for a table readers may pin.
+
+    Raises:
+        LakehouseError: the folder exists but could not be deleted.
+    """
+    import pyarrow.fs as pafs
+    from featurelake.lakehouse.table_model import check_name
+
+    check_name(name)
+    fs = lakehouse.storage.filesystem()
+    path = lakehouse.storage.table_path(name)
+    try:
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return False
+        fs.delete_dir(path)
+    except Exception as err:  # noqa: BLE001 - one message whatever pyarrow raised
+        raise LakehouseError(f"cannot delete table folder {path!r}: {_short(err)}") from err
+    return True

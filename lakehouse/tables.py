@@ -50,7 +50,7 @@ from featurelake.lakehouse.table_model import (
     check_range,
 )
 
-from featurelake.errors import LakehouseError
+from featurelake.errors import LakehouseError, TableNotFoundError
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -101,6 +101,39 @@ class Lakehouse:
 
     # ---------------------------------------------------------------- snapshots
 
+    def _folder_exists(self, name: str) -> bool:
+        import pyarrow.fs as pafs
+
+        try:
+            info = self.storage.filesystem().get_file_info(self.storage.table_path(name))
+        except Exception:  # noqa: BLE001 - only sharpens an error message
+            return False
+        return info.type == pafs.FileType.Directory
+
+    def _corrupt_log_file(self, name: str) -> tuple[str, int] | None:
+        """The newest ``_delta_log/*.json`` commit that is not valid JSON lines, if any."""
+        import pyarrow.fs as pafs
+
+        try:
+            fs = self.storage.filesystem()
+            log_dir = f"{self.storage.table_path(name)}/_delta_log"
+            infos = fs.get_file_info(pafs.FileSelector(log_dir, allow_not_found=True))
+            commits = sorted(
+                (i.path for i in infos if re.fullmatch(r"\d{20}\.json", i.base_name)), reverse=True
+            )
+            for path in commits[:3]:
+                with fs.open_input_stream(path) as f:
+                    text = f.read().decode("utf8", errors="replace")
+                try:
+                    for line in text.splitlines():
+                        if line.strip():
+                            json.loads(line)
+                except ValueError:
+                    return path, int(path.rsplit("/", 1)[-1][:20])
+        except Exception:  # noqa: BLE001 - only sharpens an error message
+            return None
+        return None
+
     def _load(
         self, name: str, *, version: int | None = None, as_of: datetime | None = None, data: bool = False
     ) -> DeltaTable:
@@ -113,10 +146,22 @@ class Lakehouse:
             table = DeltaTable(uri, storage_options=self.storage.delta_options(data=data))
         except Exception as err:  # noqa: BLE001 - delta-rs raises several types; all become one message
             if is_not_found(err):
-                raise LakehouseError(
+                if self._folder_exists(name):
+                    raise TableNotFoundError(
+                        f"{self.storage.table_path(name)!r} exists but is not a Delta table (it has no _delta_log "
+                        "commits); point at a Delta table, or write one there first"
+                    ) from None
+                raise TableNotFoundError(
                     f"table {name!r} does not exist under {self.storage.describe()}; check the name "
                     "(featurelake table list) or write it first"
                 ) from None
+            corrupt = self._corrupt_log_file(name)
+            if corrupt is not None:
+                raise LakehouseError(
+                    f"the Delta log of table {name!r} is corrupt: commit file {corrupt[0]} (version {corrupt[1]}) "
+                    f"cannot be parsed ({_short(err, limit=200)}); restore that file from a backup or copy, or, if "
+                    "its write never completed, move it aside so the table opens at the version before it"
+                ) from err
             raise LakehouseError(
                 f"cannot open table {name!r} under {self.storage.describe()}: {_short(err)}; "
                 f"{self.storage.reach_hint(err)}"
@@ -663,6 +708,12 @@ class Lakehouse:
         return maintenance.vacuum(
             self, name, retention=retention, dry_run=dry_run, orphans_older_than=orphans
         )
+
+    def drop(self, name: str) -> bool:
+        """Delete a table's folder (a private staging table of a failed run): see :func:`featurelake.lakehouse.maintenance.drop`."""
+        from featurelake.lakehouse import maintenance
+
+        return maintenance.drop(self, name)
 
     def history(self, name: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The table's commits, newest first (delta-rs' commitInfo plus ``version``)."""

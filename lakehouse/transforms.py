@@ -25,7 +25,7 @@ from featurelake.lakehouse.aggregations import (
     source_date_range,
 )
 
-from featurelake.errors import DefinitionError, FeatureStoreError, LakehouseError
+from featurelake.errors import DefinitionError, FeatureStoreError, LakehouseError, TableNotFoundError
 from featurelake.spec import (
     CREATED_TIMESTAMP,
     EVENT_DATE,
@@ -110,7 +110,7 @@ def pin_sources(lakehouse: Lakehouse, tables: Sequence[str], *, view: str) -> di
     out: dict[str, SourceSnapshot] = {}
     for table in tables:
         if not lakehouse.exists(table):
-            raise LakehouseError(
+            raise TableNotFoundError(
                 f"view {view!r} reads source table {table!r}, which does not exist under {lakehouse.root}; "
                 "load it first (e.g. `featurelake demo generate`) or fix the source name in the view's spec"
             )

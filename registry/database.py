@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
-from featurelake.errors import RegistryError, ServiceUnavailableError
+from featurelake.errors import RegistryError, RegistryNotFoundError, ServiceUnavailableError
 
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -50,10 +50,31 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, connect_timeout_s: float = 5) -> Engine:
-    """Create the engine for a registry URL (no connection is made yet)."""
+def make_engine(url: str, *, connect_timeout_s: float = 5, create: bool = True) -> Engine:
+    """Create the engine for a registry URL (no connection is made yet).
+
+    Args:
+        url: the registry URL.
+        connect_timeout_s: PostgreSQL connect timeout.
+        create: a SQLite file (and its folder) that does not exist yet may be created. When
+            False, a missing file is refused: a mistyped path must not become a new, empty registry.
+
+    Raises:
+        RegistryError: a bad URL, or (``create=False``) no SQLite registry at the path.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if (
+            parsed.database
+            and parsed.database != ":memory:"
+            and not create
+            and not Path(parsed.database).is_file()
+        ):
+            raise RegistryNotFoundError(
+                f"there is no registry at {parsed.database!r} (registry.url / $FEATURELAKE_REGISTRY_URL = "
+                f"{url!r}); check the path for a typo, or create the registry with `featurelake apply` "
+                "(or `featurelake registry init`)"
+            )
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).parent
             try:

@@ -139,6 +139,7 @@ class Registry(RegistryReader):
         *,
         target: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        exclusive_span: tuple[str, str] | None = None,
     ) -> str:
         """Record a running job; returns its run id.
 
@@ -150,17 +151,42 @@ class Registry(RegistryReader):
             target: what the run works on (default: ``params["view"]``, ``["training_set"]``,
                 ``["service"]`` or ``["table"]``); used by :meth:`last_successful_run`.
             lease: the run shows as ``abandoned`` if no heartbeat arrives within this time.
+            exclusive_span: (start, end) ISO days this run holds; a live run of the same kind and
+                target with an overlapping span makes this one fail with RunConflictError.
+
+        Raises:
+            RunConflictError: an overlapping live run holds the target.
         """
         return run_write(
             self._engine,
             lambda conn: runs.start(
-                conn, project=project, kind=kind, params=params, actor=actor, target=target, lease=lease
+                conn,
+                project=project,
+                kind=kind,
+                params=params,
+                actor=actor,
+                target=target,
+                lease=lease,
+                exclusive_span=exclusive_span,
             ),
         )
 
     def heartbeat(self, run_id: str, *, lease: timedelta = DEFAULT_LEASE) -> None:
         """Extend a running run's lease (call at least every ``lease``)."""
         run_write(self._engine, lambda conn: runs.heartbeat(conn, run_id, lease=lease))
+
+    def cancel_run(self, run_ref: str, *, actor: str, reason: str) -> str:
+        """Mark a running run whose process died as failed (cancelled); returns its full id.
+
+        Args:
+            run_ref: the run id or a unique prefix of it (at least 4 characters).
+            actor: who cancels it (audited).
+            reason: why (audited, shown as the run's error).
+
+        Raises:
+            RegistryError: unknown or ambiguous id, or the run already finished.
+        """
+        return run_write(self._engine, lambda conn: runs.cancel(conn, run_ref, actor=actor, reason=reason))
 
     def finish_run(
         self,
@@ -324,7 +350,9 @@ class Registry(RegistryReader):
         )
 
 
-def open_registry(url: str, *, connect_timeout_s: float = 5, ready: bool = True) -> Registry:
+def open_registry(
+    url: str, *, connect_timeout_s: float = 5, ready: bool = True, create: bool = True
+) -> Registry:
     """Connect to a registry database.
 
     Args:
@@ -332,12 +360,15 @@ def open_registry(url: str, *, connect_timeout_s: float = 5, ready: bool = True)
         connect_timeout_s: give up connecting after this many seconds.
         ready: call :meth:`Registry.ensure_ready` (SQLite auto-migrates; PostgreSQL must be
             migrated). Pass False for ``migrate`` itself.
+        create: a SQLite registry that does not exist yet may be created (the library default).
+            Commands other than ``apply`` / ``registry init`` pass False, so a mistyped path is
+            refused instead of becoming a new, empty registry.
 
     Raises:
         ServiceUnavailableError: the database did not answer within the timeout.
         RegistryError: a bad URL, or PostgreSQL migrations are behind.
     """
-    engine = make_engine(url, connect_timeout_s=connect_timeout_s)
+    engine = make_engine(url, connect_timeout_s=connect_timeout_s, create=create)
     try:
         check_connection(engine)
         registry = Registry(engine)

@@ -39,11 +39,11 @@ def test_every_command_has_help() -> None:
         assert "Usage:" in out.stdout
 
 
-def test_malformed_settings_is_one_red_line_and_exit_1(tmp_path: Path) -> None:
+def test_malformed_settings_is_one_red_line_and_exit_2(tmp_path: Path) -> None:
     cfg = tmp_path / "featurelake.yaml"
     cfg.write_text("project: p\nbogus_key: 1\n")
     out = run_cli("--config", str(cfg), "table", "describe", "anything")
-    assert out.returncode == 1
+    assert out.returncode == 2  # bad input
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, out.stderr
     assert "bogus_key" in lines[0] and str(cfg) in lines[0]
@@ -54,7 +54,7 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     cfg = tmp_path / "featurelake.yaml"
     cfg.write_text("project: p\nbogus_key: 1\n")
     out = run_cli("--debug", "--config", str(cfg), "table", "describe", "anything")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "Traceback" in out.stderr
 
 
@@ -63,6 +63,6 @@ def test_error_text_with_brackets_prints_verbatim(tmp_path: Path) -> None:
     cfg = tmp_path / "featurelake.yaml"
     cfg.write_text('project: p\n"[/oops] [bold]k[/bold]": 1\n')
     out = run_cli("--config", str(cfg), "table", "list")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "[/oops] [bold]k[/bold]" in out.stderr

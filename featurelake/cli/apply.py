@@ -67,11 +67,15 @@ repo_option = click.option(
 @pass_app
 def plan(app: AppContext, repo_path: str | None, output: str) -> None:
     """Show what `apply` would change (added / changed minor / changed BREAKING / removed); writes nothing."""
+    from featurelake.errors import RegistryNotFoundError
     from featurelake.jobs.apply import plan_repo
     from featurelake.registry import open_registry
 
     settings = app.settings
-    reg = open_registry(settings.registry_url)
+    try:
+        reg = open_registry(settings.registry_url, create=False)
+    except RegistryNotFoundError:  # nothing applied yet: plan against an empty registry, create nothing
+        reg = open_registry("sqlite://")
     result = plan_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo))
     emit(_plan_json(result), output, _render(result, applied=False))
 

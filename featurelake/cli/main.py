@@ -58,7 +58,14 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="featurelake")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, actor: str | None, debug: bool) -> None:
-    """featurelake: a lakehouse feature store on Delta, Spark, Postgres and Redis."""
+    """featurelake: a lakehouse feature store on Delta, Spark, Postgres and Redis.
+
+    \b
+    Exit codes: 0 ok; 1 the job failed (read the red line); 2 bad input (arguments,
+    settings, definitions, unknown names); 3 a service did not answer (PostgreSQL, Redis,
+    S3, Spark); 4 the data failed a check (expectations, online/offline mismatches,
+    a training set that does not reproduce); 5 another run holds the same view and days.
+    """
     ctx.obj = AppContext(config_path=config_path, actor_option=actor, debug=debug)
 
 

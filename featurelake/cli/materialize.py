@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from rich.console import Console
 from rich.markup import escape
 
 from featurelake.cli.context import AppContext, emit, output_option, pass_app
@@ -27,6 +28,12 @@ from featurelake.errors import ConfigError, RegistryError
 )
 @click.option("--version", default=None, help="View version (default: the active one).")
 @click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the mode, Delta versions, files and rows each view would read and the Redis nodes it would "
+    "write; start no Spark, write nothing.",
+)
 @output_option
 @pass_app
 def materialize(
@@ -38,13 +45,21 @@ def materialize(
     incremental: bool,
     version: str | None,
     master: str | None,
+    dry_run: bool,
     output: str,
 ) -> None:
     """Materialize VIEW(s): the latest row per entity, newer-wins, into Redis.
 
     Prints the mode (window, changes or full) and the Delta versions read (from->to).
     """
-    from featurelake.jobs.materialize import MaterializeResult, describe, materialize_view, parse_timestamp
+    from featurelake.jobs.materialize import (
+        MaterializeResult,
+        describe,
+        dry_run_line,
+        materialize_view,
+        parse_timestamp,
+        plan_materialize,
+    )
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry.writer import open_registry
@@ -60,7 +75,7 @@ def materialize(
     settings = app.settings
     start_ts: datetime | None = parse_timestamp(start, option="--start") if start else None
     end_ts: datetime | None = parse_timestamp(end, option="--end") if end else None
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         names = list(views) or [
             v.name for v in registry.list_views(settings.project) if v.status == "active" and v.entities
@@ -70,9 +85,30 @@ def materialize(
                 f"project {settings.project!r} has no active feature view with entities to materialize; "
                 "run `featurelake apply` first (see `featurelake registry list`)"
             )
-        for name in names:  # unknown or archived views fail here, before Spark starts
-            registry.assert_usable(settings.project, name, version, "materialize")
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
+        # unknown or archived views, bad windows and missing tables fail here, before Spark starts
+        plans = [
+            plan_materialize(
+                settings=settings,
+                registry=registry,
+                lakehouse=lakehouse,
+                view=name,
+                start=start_ts,
+                end=end_ts,
+                incremental=incremental,
+                version=version,
+            )
+            for name in names
+        ]
+        if dry_run:
+            emit(plans, output, lambda console: [console.print(dry_run_line(p), markup=False) for p in plans])
+            return
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+        def progress(line: str) -> None:
+            err.print(f"{datetime.now():%H:%M:%S} materialize {line}", markup=False)
+
+        progress(f"starting Spark ({master or settings.spark.master}) for {len(names)} view(s)")
         spark = build_spark_session(
             app_name="featurelake-materialize",
             master=master or settings.spark.master,
@@ -92,6 +128,7 @@ def materialize(
                     end=end_ts,
                     incremental=incremental,
                     version=version,
+                    progress=progress,
                 ).to_dict()
             )
     finally:

@@ -54,7 +54,7 @@ def get(
         )
     row = dict(_parse_entity(e) for e in entities)
     settings = app.settings
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         catalog = load_catalog(settings, registry=registry)
     finally:
@@ -85,7 +85,7 @@ def _spark_and_stores(app: AppContext) -> tuple[Any, Any, Any]:
     from featurelake.registry.writer import open_registry
 
     settings = app.settings
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
     spark = build_spark_session(
         app_name="featurelake-online", master=settings.spark.master, conf=settings.spark.conf
@@ -102,7 +102,7 @@ def _spark_and_stores(app: AppContext) -> tuple[Any, Any, Any]:
 @output_option
 @pass_app
 def check(app: AppContext, view: str, sample: int, seed: int, output: str) -> None:
-    """Compare online values with the offline latest-as-of-now values; exit 1 on mismatches."""
+    """Compare online values with the offline latest-as-of-now values; exit 4 on mismatches."""
     from featurelake.jobs.online import check_online
 
     spark, registry, lakehouse = _spark_and_stores(app)
@@ -138,7 +138,7 @@ def check(app: AppContext, view: str, sample: int, seed: int, output: str) -> No
 
     emit(data, output, text)
     if report.mismatches:
-        raise SystemExit(1)
+        raise SystemExit(4)  # a failed check (jobs/entrypoint.py EXIT_CHECK_FAILED)
 
 
 @online.command(name="size")

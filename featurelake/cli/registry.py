@@ -17,7 +17,7 @@ project_option = click.option("--project", "-p", default=None, help="Project (de
 def _open(app: AppContext, *, ready: bool = True) -> Any:
     from featurelake.registry import open_registry
 
-    return open_registry(app.settings.registry_url, ready=ready)
+    return open_registry(app.settings.registry_url, ready=ready, create=False)
 
 
 def _as_dict(obj: Any) -> Any:
@@ -57,10 +57,21 @@ def registry() -> None:
     """Browse and govern the registry: versions, lineage, lifecycle status, runs, audit log."""
 
 
+@registry.command("init")
+@pass_app
+def init_cmd(app: AppContext) -> None:
+    """Create the registry at registry.url (a SQLite file, or the schema in a PostgreSQL database)."""
+    from featurelake.registry import open_registry
+
+    reg = open_registry(app.settings.registry_url, ready=False, create=True)
+    before, after = reg.migrate()
+    click.echo(f"registry {reg.url}: migration {before or '(empty)'} -> {after}")
+
+
 @registry.command("migrate")
 @pass_app
 def migrate_cmd(app: AppContext) -> None:
-    """Create or upgrade the registry schema to the newest migration."""
+    """Upgrade an existing registry's schema to the newest migration (`registry init` creates one)."""
     reg = _open(app, ready=False)
     before, after = reg.migrate()
     click.echo(f"registry {reg.url}: migration {before or '(empty)'} -> {after}")
@@ -115,18 +126,25 @@ def list_cmd(app: AppContext, kind: str, project: str | None, output: str) -> No
 
 
 def _split(ref: str) -> tuple[str, str | None]:
+    """``NAME``, ``NAME:VERSION`` or ``NAME:vVERSION`` -> (name, version without the ``v``).
+
+    One reference syntax for every command: views are ``user_stats:2.1`` / ``user_stats:v2``,
+    services ``fraud_detection:v1`` / ``fraud_detection:1`` (as ``training-set create`` takes them).
+    """
     from featurelake.errors import RegistryError
 
     name, sep, version = ref.rpartition(":")
     if not sep:
         return ref, None
-    if not name or not version.replace(".", "").isdigit():
+    digits = version[1:] if version[:1] in ("v", "V") else version
+    if not name or not digits or not digits.replace(".", "").isdigit() or digits.count(".") > 1:
         # names are identifiers, so a ':' always starts a version
         raise RegistryError(
-            f"{ref!r} is not NAME or NAME:VERSION; a version is MAJOR.MINOR or MAJOR (newest minor), "
-            f"e.g. {name or 'user_stats'}:1.0"
+            f"{ref!r} is not NAME or NAME:VERSION; a view version is MAJOR.MINOR or MAJOR (newest minor), "
+            f"e.g. {name or 'user_stats'}:1.0 or {name or 'user_stats'}:v1; a service version is a whole number, "
+            f"e.g. {name or 'fraud_detection'}:v1"
         )
-    return name, version
+    return name, digits
 
 
 @registry.command("show")
@@ -142,6 +160,7 @@ def _split(ref: str) -> tuple[str, str | None]:
 @pass_app
 def show_cmd(app: AppContext, ref: str, kind: str | None, project: str | None, output: str) -> None:
     """Show a view or service version: REF is NAME or NAME:VERSION (e.g. user_stats:2.1)."""
+    from featurelake.errors import RegistryError
     from featurelake.registry.stores.lifecycle import resolve_object_type
 
     reg, project = _open(app), project or app.settings.project
@@ -167,6 +186,11 @@ def show_cmd(app: AppContext, ref: str, kind: str | None, project: str | None, o
         ]
         emit(_as_dict(vv), output, _table(f"feature view {name}", ["field", "value"], rows))
     else:
+        if version is not None and "." in version:
+            whole = version.split(".")[0]
+            raise RegistryError(
+                f"feature service versions are whole numbers, not {version!r}; write {name}:v{whole}"
+            )
         sv = reg.get_service_version(project, name, version)
         rows = [["version", sv.version], ["status", f"{sv.status} ({sv.status_reason})"], ["owner", sv.owner]]
         rows += [[f"{g.view}@v{g.view_major}", ", ".join(g.features)] for g in sv.views]
@@ -365,6 +389,25 @@ def runs_cmd(
             ["run", "kind", "target", "status", "started", "rows in", "rows out", "outputs", "error"],
             rows,
         ),
+    )
+
+
+@registry.command("cancel-run")
+@click.argument("run_id")
+@click.option("--reason", default="its process is gone", show_default=True, help="Why (audited).")
+@output_option
+@pass_app
+def cancel_run_cmd(app: AppContext, run_id: str, reason: str, output: str) -> None:
+    """Mark a running run whose process died (killed, machine lost) as failed, releasing its lease at once.
+
+    RUN_ID is the run id or a unique prefix of it (as `featurelake registry runs` shows it).
+    """
+    reg = _open(app)
+    full = reg.cancel_run(run_id, actor=app.actor, reason=reason)
+    emit(
+        {"run_id": full, "status": "failed", "reason": reason},
+        output,
+        lambda c: c.print(f"run {full} cancelled", markup=False),
     )
 
 

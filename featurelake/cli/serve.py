@@ -26,7 +26,7 @@ def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None
     from featurelake.server.app import serve as run_server
 
     settings = app.settings
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         catalog = load_catalog(settings, registry=registry)
         sdk = connect(settings, catalog)

@@ -23,7 +23,7 @@ def resolve_table_name(app: AppContext, name: str) -> str:
     Raises:
         LakehouseError: neither a table nor a registered feature view has that name.
     """
-    from featurelake.errors import LakehouseError, RegistryError
+    from featurelake.errors import RegistryError, TableNotFoundError
 
     view, _, version = name.partition(":")
     if not version and _lakehouse(app).exists(name):
@@ -31,11 +31,11 @@ def resolve_table_name(app: AppContext, name: str) -> str:
     from featurelake.registry import open_registry
 
     try:
-        vv = open_registry(app.settings.registry_url).get_view_version(
+        vv = open_registry(app.settings.registry_url, create=False).get_view_version(
             app.settings.project, view, version or None
         )
     except RegistryError as err:
-        raise LakehouseError(
+        raise TableNotFoundError(
             f"table {name!r} does not exist under {app.settings.storage_root}, and it is neither a feature "
             f"view of project {app.settings.project!r} ({err}); see `featurelake table list` and "
             "`featurelake registry list`"
@@ -87,12 +87,22 @@ def table() -> None:
 
 
 @table.command("list")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also list the private staging tables of running (or killed) backfills (_staging__...).",
+)
 @output_option
 @pass_app
-def list_cmd(app: AppContext, output: str) -> None:
-    """List the Delta tables under the storage root."""
-    names = _lakehouse(app).list_tables()
-    emit(names, output, lambda c: [c.print(n) for n in names] if names else c.print("(no tables)"))
+def list_cmd(app: AppContext, show_all: bool, output: str) -> None:
+    """List the Delta tables under the storage root (staging tables of backfills only with --all)."""
+    names = [n for n in _lakehouse(app).list_tables() if show_all or not n.startswith("_staging__")]
+    emit(
+        names,
+        output,
+        lambda c: [c.print(n, markup=False) for n in names] if names else c.print("(no tables)"),
+    )
 
 
 @table.command("describe")
@@ -214,13 +224,31 @@ def optimize_cmd(
 @output_option
 @pass_app
 def vacuum_cmd(app: AppContext, name: str, retention_hours: int, dry_run: bool, output: str) -> None:
-    """Delete data files no longer referenced by recent versions."""
-    files = _lakehouse(app).vacuum(
-        resolve_table_name(app, name), retention=timedelta(hours=retention_hours), dry_run=dry_run
-    )
+    """Delete data files no longer referenced by recent versions, and staging tables of killed backfills."""
+    lakehouse, table_name = _lakehouse(app), resolve_table_name(app, name)
+    files = lakehouse.vacuum(table_name, retention=timedelta(hours=retention_hours), dry_run=dry_run)
+    swept: list[str] = []
+    if not dry_run:
+        from featurelake.errors import RegistryNotFoundError
+        from featurelake.jobs.backfill import sweep_stale_staging
+        from featurelake.registry import open_registry
+
+        try:
+            registry = open_registry(app.settings.registry_url, create=False)
+        except RegistryNotFoundError:
+            registry = None  # no registry: no backfill can have staged anything here
+        if registry is not None:
+            try:
+                swept = sweep_stale_staging(lakehouse, registry, app.settings.project, None, table_name)
+            finally:
+                registry.dispose()
     verb = "would delete" if dry_run else "deleted"
     emit(
-        {"dry_run": dry_run, "files": files},
+        {"dry_run": dry_run, "files": files, "staging_tables_removed": swept},
         output,
-        lambda c: c.print(f"{verb} {len(files)} files from {name}"),
+        lambda c: c.print(
+            f"{verb} {len(files)} files from {name}"
+            + (f"; removed {len(swept)} staging table(s) of killed backfills" if swept else ""),
+            markup=False,
+        ),
     )

@@ -18,7 +18,7 @@ from featurelake.jobs.training_set import create_options
 def _registry(app: AppContext) -> Any:
     from featurelake.registry import open_registry
 
-    return open_registry(app.settings.registry_url)
+    return open_registry(app.settings.registry_url, create=False)
 
 
 def _lakehouse(app: AppContext) -> Any:
@@ -80,12 +80,16 @@ def create(
     output: str,
 ) -> None:
     """Join ENTITIES with SERVICE's features as they were at each row's time; write and register it."""
-    from featurelake.jobs.training_set import create_training_set
+    from featurelake.jobs.training_set import check_create_request, create_training_set
 
+    registry, lakehouse = _registry(app), _lakehouse(app)
+    check_create_request(
+        registry, lakehouse, project=app.settings.project, name=name, service=service, entities=entities
+    )  # bad input fails here, before Spark starts
     created = create_training_set(
         spark=_spark(app, master),
-        lakehouse=_lakehouse(app),
-        registry=_registry(app),
+        lakehouse=lakehouse,
+        registry=registry,
         project=app.settings.project,
         name=name,
         service=service,
@@ -139,7 +143,7 @@ def reproduce(app: AppContext, name: str, version: int | None, master: str | Non
         ),
     )
     if not result.equal:
-        raise SystemExit(1)
+        raise SystemExit(4)  # a failed check (jobs/entrypoint.py EXIT_CHECK_FAILED)
 
 
 @training_set.command("show")

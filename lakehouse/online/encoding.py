@@ -181,10 +181,13 @@ def _entity_value_bytes(kind: str, value: Any, name: str) -> tuple[int, bytes]:
         if not -(1 << 31) <= value < 1 << 31:
             raise TypeError(f"entity key {name!r} value {value} does not fit int32")
         return 3, struct.pack("<i", value)
-    if kind == "int64":
-        return 4, struct.pack("<q", value)
-    if kind == "unix_timestamp":
-        return 8, struct.pack("<q", value)
+    if kind in ("int64", "unix_timestamp"):
+        if not -(1 << 63) <= value < 1 << 63:
+            raise TypeError(
+                f"entity key {name!r} value {value} does not fit int64 (from {-(1 << 63)} to {(1 << 63) - 1}); "
+                "no entity can have it"
+            )
+        return (4 if kind == "int64" else 8), struct.pack("<q", value)
     raise TypeError(
         f"entity key {name!r} has kind {kind!r}; Feast entity keys are {sorted(ENTITY_KEY_KINDS)}"
     )

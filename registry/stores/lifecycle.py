@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from featurelake.registry.models import (
     FeatureServiceRow,
@@ -159,6 +159,9 @@ def assert_usable(
     Raises:
         RegistryError: naming the version, its status and the fix.
     """
+    allowed = get_args(Purpose)
+    if purpose not in allowed:
+        raise RegistryError(f"purpose {purpose!r} is not one of {', '.join(allowed)}; pass one of them")
     vv = views.get_view_version(conn, project, view, version)
     if vv.status == "archived" and purpose != "reproduce":
         raise RegistryError(

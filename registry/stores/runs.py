@@ -10,10 +10,10 @@ from featurelake.registry.models import JobRunRow, ProjectRow, WatermarkRow
 from featurelake.registry.stores import audit
 from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
 from featurelake.registry.types import RUN_KINDS, Run, RunKind, TableVersion
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from featurelake.errors import RegistryError
+from featurelake.errors import RegistryError, RunConflictError
 
 
 def _target(params: dict[str, Any], target: str | None) -> str:
@@ -34,13 +34,27 @@ def start(
     actor: str,
     target: str | None,
     lease: timedelta,
+    exclusive_span: tuple[str, str] | None = None,
 ) -> str:
-    """Insert a running run; returns its id."""
+    """Insert a running run; returns its id.
+
+    With ``exclusive_span`` (ISO start and end, inclusive), the run is refused if a live run
+    (running, lease not expired) of the same project, kind and target holds an overlapping
+    span: the check and the insert are one transaction under a per-target lock (PostgreSQL
+    advisory lock; SQLite's ``BEGIN IMMEDIATE`` serializes writers), so two runs started at the
+    same moment cannot both pass.
+
+    Raises:
+        RunConflictError: an overlapping live run exists (named in the message).
+    """
     if kind not in RUN_KINDS:
         raise RegistryError(f"run kind {kind!r} is not one of {', '.join(RUN_KINDS)}")
     pid = project_id(conn, project, create=True)
     run_id = str(uuid.uuid4())
     at = now()
+    if exclusive_span is not None:
+        _refuse_overlap(conn, pid, project, kind, _target(params, target), exclusive_span, at)
+        params = {**params, "exclusive_span": list(exclusive_span)}
     conn.execute(
         insert(JobRunRow).values(
             id=run_id,
@@ -69,12 +83,79 @@ def start(
     return run_id
 
 
+def _refuse_overlap(
+    conn: Connection, pid: int, project: str, kind: str, target: str, span: tuple[str, str], at: datetime
+) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fl-run:{project}:{kind}:{target}"}
+        )
+    live = conn.execute(
+        select(JobRunRow).where(
+            JobRunRow.project_id == pid,
+            JobRunRow.kind == kind,
+            JobRunRow.target == target,
+            JobRunRow.status == "running",
+            JobRunRow.lease_expires_at >= at,
+        )
+    )
+    lo, hi = span
+    for run in live:
+        other = (run.params or {}).get("exclusive_span")
+        if other and other[0] <= hi and lo <= other[1]:
+            raise RunConflictError(
+                f"{kind} of {target!r} {lo}..{hi} overlaps run {run.id} ({other[0]}..{other[1]}, started "
+                f"{as_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC by {run.actor}), which is still running; wait for it "
+                f"(or pass --wait), or cancel it with `featurelake registry cancel-run {run.id}` if it is dead"
+            )
+
+
 def _row(conn: Connection, run_id: str) -> tuple[JobRunRow, str]:
     row = conn.execute(select(JobRunRow).where(JobRunRow.id == run_id)).first()
     if row is None:
         raise RegistryError(f"job run {run_id!r} is not in the registry; see `featurelake registry runs`")
     project = conn.execute(select(ProjectRow.name).where(ProjectRow.id == row.project_id)).scalar_one()
     return row, project
+
+
+def cancel(conn: Connection, run_ref: str, *, actor: str, reason: str) -> str:
+    """Mark a running run (by id or a unique id prefix) failed as cancelled; returns its full id.
+
+    For a run whose process died (killed, machine lost) and so never recorded its end: its
+    lease and any range it held are released at once instead of when the lease expires. A live
+    process that still heartbeats gets an error at its next heartbeat or finish.
+    """
+    if len(run_ref) < 4:
+        raise RegistryError(f"run id {run_ref!r} is too short; give at least 4 characters of it")
+    rows = conn.execute(select(JobRunRow.id).where(JobRunRow.id.like(f"{run_ref}%"))).all()
+    if not rows:
+        raise RegistryError(f"job run {run_ref!r} is not in the registry; see `featurelake registry runs`")
+    if len(rows) > 1:
+        raise RegistryError(f"run id prefix {run_ref!r} matches {len(rows)} runs; give more characters")
+    run_id = rows[0][0]
+    row, project = _row(conn, run_id)
+    if row.status != "running":
+        raise RegistryError(
+            f"job run {run_id} already finished as {row.status}; only running runs can be cancelled"
+        )
+    conn.execute(
+        update(JobRunRow)
+        .where(JobRunRow.id == run_id)
+        .values(
+            status="failed", finished_at=now(), error=f"cancelled by {actor}: {reason}", lease_expires_at=None
+        )
+    )
+    audit.record(
+        conn,
+        project=project,
+        actor=actor,
+        action="run.cancel",
+        object_type="run",
+        object_key=run_id,
+        before={"status": "running"},
+        after={"status": "failed", "reason": reason},
+    )
+    return run_id
 
 
 def heartbeat(conn: Connection, run_id: str, *, lease: timedelta) -> None:

@@ -97,4 +97,4 @@ def test_table_cli_describe_history_optimize_vacuum(spark, tmp_path):
     assert len(vac["files"]) == 8  # 2 writes x 2 tasks x 2 days, all replaced by the optimize
     assert lake.read(spark, "cli_t").count() == 1000
     missing = fl("table", "describe", "nope")
-    assert missing.returncode == 1 and "table 'nope' does not exist" in missing.stderr
+    assert missing.returncode == 2 and "table 'nope' does not exist" in missing.stderr

@@ -56,8 +56,13 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_input_is_one_red_line_before_any_engine_starts(
     tmp_path: Path, args: list[str], expected: str
 ) -> None:
+    from featurelake.registry import open_registry
+
+    open_registry(
+        f"sqlite:///{tmp_path / 'registry.db'}"
+    ).dispose()  # an empty registry (as after `registry init`)
     result = _cli(tmp_path, *args)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr  # bad input
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr  # no Spark start-up banner, no traceback
     assert lines[0].startswith("Error: ") and expected in lines[0], lines[0]

@@ -102,7 +102,7 @@ def test_definition_problems_are_reported_together_and_nothing_is_written(tmp_pa
     )
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     result = _cli(tmp_path, url, "apply", "--repo", str(repo))
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input
     assert "no_such_feature" in result.stderr
     reg = open_registry(url)
     assert reg.list_views("fraud") == []
@@ -136,7 +136,7 @@ def test_apply_shares_the_postgres_database_with_feasts_sql_registry(fresh_pg_ur
 
 
 def _one_red_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr  # bad input
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     return lines[0]
@@ -149,9 +149,12 @@ def test_bad_refs_in_registry_commands_are_one_clear_line(tmp_path: Path, repo: 
     line = _one_red_line(_cli(tmp_path, url, "registry", "show", "user_profile:x"))
     assert "'user_profile:x' is not NAME or NAME:VERSION" in line and "user_profile:1.0" in line
     line = _one_red_line(
-        _cli(tmp_path, url, "registry", "status", "set", "user_profile:v1", "deprecated", "--reason", "r")
+        _cli(tmp_path, url, "registry", "status", "set", "user_profile:v1.x", "deprecated", "--reason", "r")
     )
-    assert "'user_profile:v1'" in line
+    assert "'user_profile:v1.x'" in line
+    # one reference syntax: NAME:vN works wherever NAME:N does
+    shown_v = _cli(tmp_path, url, "registry", "show", "user_profile:v1")
+    assert shown_v.returncode == 0 and "1.0" in shown_v.stdout, shown_v.stderr
     line = _one_red_line(_cli(tmp_path, url, "registry", "show", "user_profile:9"))
     assert "no version '9'" in line and "1.0" in line
     line = _one_red_line(_cli(tmp_path, url, "registry", "history", "no_such_view"))

@@ -132,7 +132,7 @@ def test_a_registry_that_does_not_answer_fails_with_a_clear_error() -> None:
     ):
         open_registry("postgresql+psycopg://u:secret@127.0.0.1:9/x", connect_timeout_s=2)
     result = _cli("postgresql+psycopg://u:secret@127.0.0.1:9/x", "registry", "list")
-    assert result.returncode == 1
+    assert result.returncode == 3  # a service did not answer
     assert "did not answer" in result.stderr and "secret" not in result.stderr
 
 
@@ -149,10 +149,14 @@ def test_a_sqlite_registry_under_a_file_is_named(tmp_path: Path) -> None:
     url = f"sqlite:///{blocker}/sub/registry.db"
     with pytest.raises(RegistryError, match=r"cannot create the folder .*afile/sub.*writable folder"):
         open_registry(url)
-    result = _cli(url, "registry", "list")
-    assert result.returncode == 1
+    result = _cli(url, "registry", "list")  # commands never create a registry: the path is named
+    assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "cannot create the folder" in lines[0], result.stderr
+    assert len(lines) == 1 and "there is no registry at" in lines[0] and "afile/sub" in lines[0], (
+        result.stderr
+    )
+    init = _cli(url, "registry", "init")  # only init / apply create one, and they name the folder
+    assert init.returncode == 2 and "cannot create the folder" in init.stderr, init.stderr
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_parse_services_keeps_canonical_order_and_names_unknown_ones() -> None:
 
 def test_bad_port_variable_is_named(throwaway_home: Path) -> None:
     out = _cli(throwaway_home, "services", "status", env={"FEATURELAKE_S3_PORT": "eighty"})
-    assert out.returncode == 1
+    assert out.returncode == 2  # bad input
     assert "FEATURELAKE_S3_PORT='eighty'" in out.stderr
 
 
@@ -72,7 +72,7 @@ def test_a_port_taken_by_someone_else_fails_naming_port_and_variable(throwaway_h
         squatter.bind(("127.0.0.1", port))
         squatter.listen(1)
         out = _cli(throwaway_home, "services", "up", "--only", "s3", env={"FEATURELAKE_S3_PORT": str(port)})
-    assert out.returncode == 1
+    assert out.returncode == 2  # bad input: the settings name a port someone else holds
     assert f"port 127.0.0.1:{port}" in out.stderr and "FEATURELAKE_S3_PORT" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (throwaway_home / "stack" / "stack.json").exists()
