@@ -62,6 +62,8 @@ class MaterializeResult:
         files_read: data files read.
         rows_read: rows in those files (Delta statistics).
         fallback: why an incremental run read the whole table (None if it did not fall back).
+        engine: ``spark`` (executors write) or ``local`` (a small run: this process reads the files
+            with pyarrow and writes with the same writer; see ``online.local_max_rows``).
     """
 
     run_id: str
@@ -78,6 +80,7 @@ class MaterializeResult:
     files_read: int = 0
     rows_read: int = 0
     fallback: str | None = None
+    engine: str = "spark"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -285,8 +288,32 @@ def _read(
     return out
 
 
+def _read_arrow(lakehouse: Lakehouse, plan: _Plan, *, columns: list[str], end: datetime) -> Any:
+    """The planned files as one Arrow table, filtered like :func:`_read` (the small-run path)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    fs = lakehouse.storage.filesystem()
+    parts = []
+    for files, lo in ((plan.changed, None), (plan.window, plan.start)):
+        for f in files:
+            present = pq.read_schema(f.path, filesystem=fs).names
+            part = pq.read_table(f.path, filesystem=fs, columns=[c for c in columns if c in present])
+            ts = part.column(EVENT_TIMESTAMP)
+            keep = pc.less(ts, pa.scalar(end, type=ts.type))
+            if lo is not None:
+                keep = pc.and_(keep, pc.greater_equal(ts, pa.scalar(lo, type=ts.type)))
+            parts.append(part.filter(keep))
+    if not parts:
+        return None
+    # files written before a column was added lack it: it reads as null there
+    table = pa.concat_tables(parts, promote_options="default")
+    return table.select([c for c in columns if c in table.column_names])
+
+
 def materialize_view(
-    spark: SparkSession,
+    spark: SparkSession | None,
     *,
     settings: Settings,
     registry: Registry,
@@ -299,11 +326,13 @@ def materialize_view(
     version: str | None = None,
     partitions: int | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_local: bool = True,
 ) -> MaterializeResult:
     """Materialize one view into the online store and record the run.
 
     Args:
-        spark: the Spark session.
+        spark: the Spark session; None, or a run that reads at most ``online.local_max_rows``
+            rows, writes from this process without Spark (same writer, same guarantees).
         settings: featurelake settings (project, online nodes, default key TTL).
         registry: the registry (view version, status, runs, watermark).
         lakehouse: the Delta tables.
@@ -318,6 +347,8 @@ def materialize_view(
         version: the view version (default: the active one).
         partitions: Spark tasks writing to Redis (default: the shuffle partitions).
         progress: called with one line per step (plan, read and write, done).
+        allow_local: let a small run (at most ``online.local_max_rows`` rows to read) skip Spark;
+            False always writes from the executors (``spark-submit jobs/materialize.py``).
 
     Returns:
         The run's result (mode, Delta versions, files and rows read, entities written).
@@ -329,7 +360,7 @@ def materialize_view(
         ServiceUnavailableError: Redis did not accept the writes through retries.
     """
     from featurelake.jobs.online import online_view_from_registry
-    from featurelake.lakehouse.online.spark_writer import write_online
+    from featurelake.lakehouse.online.spark_writer import write_online, write_online_local
     from featurelake.lakehouse.online.writer import WriteStats
     from featurelake.registry.types import Node
 
@@ -355,7 +386,7 @@ def materialize_view(
         "incremental": incremental,
         "table": vv.table_name,
         "delta_version": delta_version,
-        "spark_master": spark.sparkContext.master,
+        "spark_master": spark.sparkContext.master if spark is not None else None,
     }
     run_id = registry.start_run(settings.project, "materialize", params, actor, target=view)
     inputs = [{"table": vv.table_name, "version": delta_version}]
@@ -378,6 +409,9 @@ def materialize_view(
                 f"{view}: {plan.mode} read of {vv.table_name}@{delta_version}: {len(files)} file(s), "
                 f"{sum(f.num_records or 0 for f in files.values()):,} row(s); writing to Redis"
             )
+            rows_planned = sum(f.num_records or 0 for f in files.values())
+            small = allow_local and rows_planned <= settings.online.local_max_rows
+            engine = "local" if spark is None or small else "spark"
             if files:
                 columns = [
                     *online_view.join_key_names,
@@ -385,16 +419,24 @@ def materialize_view(
                     CREATED_TIMESTAMP,
                     *online_view.feature_names,
                 ]
-                df = _read(
-                    spark,
-                    lakehouse,
-                    plan,
-                    table=vv.table_name,
-                    delta_version=delta_version,
-                    columns=columns,
-                    end=end,
-                )
-                stats = write_online(df, view=online_view, target=target, partitions=partitions)
+                if engine == "local":  # small: Spark's fixed cost would dominate
+                    arrow = _read_arrow(lakehouse, plan, columns=columns, end=end)
+                    stats = (
+                        WriteStats()
+                        if arrow is None
+                        else write_online_local(arrow, view=online_view, target=target)
+                    )
+                else:
+                    df = _read(
+                        spark,
+                        lakehouse,
+                        plan,
+                        table=vv.table_name,
+                        delta_version=delta_version,
+                        columns=columns,
+                        end=end,
+                    )
+                    stats = write_online(df, view=online_view, target=target, partitions=partitions)
             else:
                 stats = WriteStats()  # nothing changed: no Spark job, no Redis round trip
     except BaseException as err:
@@ -418,6 +460,7 @@ def materialize_view(
             "files_read": len(files),
             "rows_read": rows_read,
             "fallback": plan.fallback,
+            "engine": engine,
             "skipped_older": stats.skipped_older,
             "nodes": list(target.nodes),
         },
@@ -439,6 +482,7 @@ def materialize_view(
         files_read=len(files),
         rows_read=rows_read,
         fallback=plan.fallback,
+        engine=engine,
     )
 
 
@@ -566,6 +610,7 @@ def run(
             end=end,
             incremental=incremental,
             version=version,
+            allow_local=False,  # a spark-submit job: the user chose a cluster
         )
     finally:
         registry.dispose()
@@ -580,7 +625,7 @@ def describe(result: MaterializeResult) -> str:
     )
     why = f" (incremental fell back: {result.fallback})" if result.fallback else ""
     return (
-        f"{result.view} v{result.version} [{result.mode}{why}] Delta {result.table} {versions}: "
+        f"{result.view} v{result.version} [{result.mode}{why}, {result.engine}] Delta {result.table} {versions}: "
         f"{result.files_read} files / {result.rows_read} rows read, {result.written} entities written, "
         f"{result.skipped_older} already newer"
     )

@@ -27,7 +27,12 @@ from featurelake.errors import ConfigError, RegistryError
     "(late and backfilled rows included, whatever their event time); the whole table the first time.",
 )
 @click.option("--version", default=None, help="View version (default: the active one).")
-@click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
+@click.option(
+    "--master",
+    default=None,
+    help="Spark master URL (default: the settings' spark.master). Without it, a run that reads at most "
+    "online.local_max_rows rows (default 250,000) writes from this process without starting Spark.",
+)
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -108,12 +113,14 @@ def materialize(
         def progress(line: str) -> None:
             err.print(f"{datetime.now():%H:%M:%S} materialize {line}", markup=False)
 
-        progress(f"starting Spark ({master or settings.spark.master}) for {len(names)} view(s)")
-        spark = build_spark_session(
-            app_name="featurelake-materialize",
-            master=master or settings.spark.master,
-            conf=settings.spark.conf,
-        )
+        spark = None  # small runs write from this process: Spark's start-up would dominate them
+        if master is not None or any(p["rows_to_read"] > settings.online.local_max_rows for p in plans):
+            progress(f"starting Spark ({master or settings.spark.master}) for {len(names)} view(s)")
+            spark = build_spark_session(
+                app_name="featurelake-materialize",
+                master=master or settings.spark.master,
+                conf=settings.spark.conf,
+            )
         results = []
         for name in names:
             results.append(
@@ -129,6 +136,7 @@ def materialize(
                     incremental=incremental,
                     version=version,
                     progress=progress,
+                    allow_local=master is None,  # --master names a cluster: use it
                 ).to_dict()
             )
     finally:

@@ -124,6 +124,9 @@ class OnlineSettings(_Strict):
     # Replicas of each master that must confirm a materialization round (Redis WAIT); 0 trusts
     # the master alone and can lose its last writes if it dies before replicating them.
     replica_acks: int = Field(default=1, ge=0)
+    # Materializations that read at most this many rows skip Spark: the driver reads the changed
+    # files with pyarrow and writes them with the same newer-wins writer (0: always Spark).
+    local_max_rows: int = Field(default=250_000, ge=0)
 
     @field_validator("nodes")
     @classmethod

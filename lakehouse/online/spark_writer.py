@@ -169,3 +169,80 @@ def write_online(
     # One small row per task: summing them on the driver saves the extra stage a groupBy needs.
     rows = out.collect()
     return WriteStats(written=sum(r[0] for r in rows), skipped_older=sum(r[1] for r in rows))
+
+
+def write_online_local(
+    table: pa.Table,
+    *,
+    view: OnlineView,
+    target: RedisTarget,
+    timestamp_column: str = "event_timestamp",
+    created_column: str | None = "created_timestamp",
+) -> WriteStats:
+    """Write the latest row per entity of an Arrow table from this process, without Spark.
+
+    The small-run path of materialization: the same :class:`OnlineWriter` as the executors
+    (newer-wins script, replica acknowledgements, key TTL), so the result in Redis is the same
+    as :func:`write_online`'s.
+
+    Raises:
+        LakehouseError: a column the view needs is missing, or a join key or timestamp is null.
+        ServiceUnavailableError: the cluster is unreachable.
+    """
+    missing = [
+        c
+        for c in (*view.join_key_names, timestamp_column, *view.feature_names)
+        if c not in table.column_names
+    ]
+    if missing:
+        raise LakehouseError(
+            f"cannot materialize view {view.name!r}: columns {missing} are missing from its feature table "
+            f"(columns: {table.column_names}); re-run the backfill for the current view version"
+        )
+    latest = latest_per_entity_arrow(
+        table, join_keys=view.join_key_names, timestamp_column=timestamp_column, created_column=created_column
+    )
+    client = target.client()
+    writer = OnlineWriter(
+        client,
+        project=target.project,
+        view=view,
+        key_ttl_seconds=target.key_ttl_seconds,
+        batch_size=target.batch_size,
+        replica_acks=target.replica_acks,
+    )
+    try:
+        if latest.num_rows == 0:
+            return WriteStats()
+        return writer.write_arrow(latest, timestamp_column=timestamp_column)
+    finally:
+        writer.close()
+        client.close()
+
+
+def latest_per_entity_arrow(
+    table: pa.Table,
+    *,
+    join_keys: Sequence[str],
+    timestamp_column: str = "event_timestamp",
+    created_column: str | None = "created_timestamp",
+) -> pa.Table:
+    """:func:`latest_per_entity` for an Arrow table: the latest row per entity by event time,
+    ties broken by the latest created time (nulls last)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    order = [(k, "ascending") for k in join_keys] + [(timestamp_column, "descending")]
+    if created_column and created_column in table.column_names:
+        order.append((created_column, "descending"))
+    ranked = table.take(pc.sort_indices(table, sort_keys=order, null_placement="at_end"))
+    keys = [ranked.column(k) for k in join_keys]
+    # a row starts a new entity when any join key differs from the previous row's
+    new = pa.array([True] + [False] * (ranked.num_rows - 1))
+    for col in keys:
+        col = col.combine_chunks()
+        changed = pc.not_equal(col.slice(1), col.slice(0, len(col) - 1))
+        new = pc.or_(new, pa.concat_arrays([pa.array([True]), pc.fill_null(changed, True)]))
+    return ranked.filter(new)
