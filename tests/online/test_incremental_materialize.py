@@ -190,13 +190,14 @@ def test_cli_shows_mode_and_versions(world, monkeypatch):
     args = ["materialize", "--view", "user_activity", "--incremental", "--end", END.isoformat()]
     result = CliRunner().invoke(cli, [*args, "--output", "json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    (got,) = json.loads(result.output)
+    (got,) = json.loads(result.stdout)  # progress lines go to stderr
     assert (got["mode"], got["from_version"], got["delta_version"]) == ("changes", since, since + 1)
     assert got["written"] == 1
     w.write(_rows(2, [778]))
     text = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
     assert text.exit_code == 0, text.output
-    assert f"[changes] Delta {w.table} {since + 1}->{since + 2}: 1 files / 1 rows read" in text.output
+    assert f"[changes, local] Delta {w.table} {since + 1}->{since + 2}: 1 files / 1 rows read" in text.stdout
+    assert "materialize user_activity: changes read" in text.stderr  # progress, one line per step
 
 
 def test_missing_log_falls_back_to_a_full_read(world):
