@@ -77,12 +77,24 @@ def test_local_and_spark_paths_write_identical_hashes(spark, tmp_path, redis_nod
         lh = Lakehouse(settings.storage_root)
         write_user_activity(spark, lh, vv.table_name, start=D0, days=4, users=60)
         first = materialize_view(
-            spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", actor="t", incremental=True
+            spark,
+            settings=settings,
+            registry=registry,
+            lakehouse=lh,
+            view="user_activity",
+            actor="t",
+            incremental=True,
         )
         # a late change lands in an old day: the incremental run must pick it up on both paths
         write_user_activity(spark, lh, vv.table_name, start=D0, days=1, users=10)
         second = materialize_view(
-            spark, settings=settings, registry=registry, lakehouse=lh, view="user_activity", actor="t", incremental=True
+            spark,
+            settings=settings,
+            registry=registry,
+            lakehouse=lh,
+            view="user_activity",
+            actor="t",
+            incremental=True,
         )
         assert (first.engine, second.engine) == (engine, engine)
         assert registry.get_run(second.run_id).report["engine"] == engine
@@ -97,8 +109,7 @@ def test_local_and_spark_paths_write_identical_hashes(spark, tmp_path, redis_nod
         def hashes(project: str) -> dict[bytes, dict[bytes, bytes]]:
             suffix = project.encode()
             return {
-                key[: -len(suffix)]: rc.hgetall(key)
-                for key in rc.scan_iter(match=b"*" + suffix, count=1000)
+                key[: -len(suffix)]: rc.hgetall(key) for key in rc.scan_iter(match=b"*" + suffix, count=1000)
             }
 
         spark_side, local_side = hashes(projects["spark"]), hashes(projects["local"])
