@@ -240,10 +240,72 @@ def load_entities(
         frame = outside.read(spark, path.name, version=pinned)
         return frame, EntitySource(table=path.name, version=pinned, root=str(path.resolve().parent))
     if path.exists():
-        return spark.read.parquet(str(path)), EntitySource(table=str(path), version=None)
+        frame = _read_parquet_entities(
+            spark, path, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps
+        )
+        return frame, EntitySource(table=str(path), version=None)
     raise LakehouseError(
         f"entity rows {entity_df!r}: no such table or path; give a table name, a Delta folder or parquet"
     )
+
+
+def _read_parquet_entities(
+    spark: SparkSession, path: Path, *, timestamp_column: str, naive_timestamps: NaiveTimestamps
+) -> DataFrame:
+    """Entity rows from a parquet file or folder, read with pyarrow, as a Spark frame.
+
+    Files that pandas wrote with its defaults hold nanosecond timestamps, which Spark refuses to
+    read; they are converted to microseconds (Spark's precision), refusing only values that
+    would lose precision, naming the column. A naive ``timestamp_column`` is refused, or read as
+    UTC with ``naive_timestamps="utc"``. A file that is not parquet is one clear error.
+
+    Raises:
+        EntityDataError: not parquet, a nanosecond timestamp that microseconds cannot hold, or a
+            naive timestamp column that is refused.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from featurelake.lakehouse.pit import EntityDataError
+
+    try:
+        table = pq.read_table(str(path))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise EntityDataError(
+            f"entity rows {str(path)!r} are not a readable parquet file or folder ({' '.join(str(err).split())[:200]}); "
+            "give a parquet file (e.g. pandas DataFrame.to_parquet), a Delta folder or a table name"
+        ) from None
+    columns = []
+    for col_field in table.schema:
+        column = table.column(col_field.name)
+        if pa.types.is_timestamp(col_field.type) and col_field.type.unit == "ns":
+            as_us = pc.cast(column, pa.timestamp("us", tz=col_field.type.tz), safe=False)
+            back = pc.cast(as_us, col_field.type)
+            lost = pc.sum(pc.cast(pc.not_equal(back, column), pa.int64())).as_py() or 0
+            if lost:
+                raise EntityDataError(
+                    f"entity rows {str(path)!r}: column {col_field.name!r} holds {lost} nanosecond timestamp(s) that "
+                    "microseconds (Spark's precision) cannot hold exactly; round them to microseconds "
+                    f"(e.g. df[{col_field.name!r}] = df[{col_field.name!r}].dt.floor('us')) and write the file again"
+                )
+            column = as_us
+        if (
+            col_field.name == timestamp_column
+            and pa.types.is_timestamp(col_field.type)
+            and col_field.type.tz is None
+        ):
+            if naive_timestamps != "utc":
+                raise EntityDataError(
+                    f"entity rows {str(path)!r}: column {timestamp_column!r} holds naive timestamps (no time zone), "
+                    "which are ambiguous; write them with a time zone (pandas: .dt.tz_localize('UTC' or their zone)) "
+                    "or, if they are UTC wall-clock times, pass --naive-timestamps utc (Python: naive_timestamps='utc')"
+                )
+            column = pc.cast(
+                column, pa.timestamp("us", tz="UTC")
+            )  # naive values read as UTC wall-clock times
+        columns.append(column)
+    table = pa.table(columns, names=table.column_names)
+    return spark.createDataFrame(table)
 
 
 # ---------------------------------------------------------------------------------------------

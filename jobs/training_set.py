@@ -274,10 +274,13 @@ def _persist_entities(
     naive_timestamps: NaiveTimestamps,
 ) -> str:
     from featurelake.jobs.historical import load_entities
+    from featurelake.lakehouse.pit import normalize_timestamp_column
 
     frame, _ = load_entities(
         spark, lakehouse, entities, timestamp_column=timestamp_column, naive_timestamps=naive_timestamps
     )
+    if timestamp_column in frame.columns:  # naive times are refused (or read as UTC) before any write
+        frame = normalize_timestamp_column(frame, timestamp_column, naive_timestamps=naive_timestamps)
     lakehouse.write(frame, table, mode="overwrite")
     return table
 
@@ -409,6 +412,13 @@ def create_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="The entity rows' timestamp column.",
         ),
+        click.option(
+            "--naive-timestamps",
+            type=click.Choice(["reject", "utc"]),
+            default="reject",
+            show_default=True,
+            help="Timestamps without a time zone: refuse them (they are ambiguous), or read them as UTC.",
+        ),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
@@ -431,6 +441,7 @@ def submit_main(
     name: str,
     mode: PitMode,
     timestamp_column: str,
+    naive_timestamps: str,
     config_path: str | None,
     actor: str | None,
 ) -> None:
@@ -463,6 +474,7 @@ def submit_main(
             actor=resolve_actor(actor),
             mode=mode,
             timestamp_column=timestamp_column,
+            naive_timestamps=naive_timestamps,  # type: ignore[arg-type]
         )
     finally:
         spark.stop()

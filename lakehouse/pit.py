@@ -186,8 +186,8 @@ def normalize_timestamp_column(
             return df.withColumn(column, F.col(column).cast("timestamp"))
         raise EntityDataError(
             f"{what}.{column} holds naive timestamps (TIMESTAMP_NTZ), which are ambiguous; convert them "
-            f"to UTC instants (e.g. F.to_utc_timestamp({column!r}, '<their zone>')) or pass naive_timestamps='utc' "
-            "if they already are UTC wall-clock times"
+            f"to UTC instants (e.g. F.to_utc_timestamp({column!r}, '<their zone>')), or, if they already are UTC "
+            "wall-clock times, pass naive_timestamps='utc' (on the command line: --naive-timestamps utc)"
         )
     raise EntityDataError(
         f"{what}.{column} has type {dtype.simpleString()}, not a timestamp; convert it "
@@ -231,7 +231,8 @@ def entity_frame_from_pandas(
         if naive_timestamps == "reject":
             raise EntityDataError(
                 f"entity column {timestamp_column!r} holds naive timestamps, which are ambiguous; localize them "
-                f"(df[{timestamp_column!r}].dt.tz_localize('UTC' or their zone)) or pass naive_timestamps='utc'"
+                f"(df[{timestamp_column!r}].dt.tz_localize('UTC' or their zone)) or pass naive_timestamps='utc' "
+                "(on the command line: --naive-timestamps utc)"
             )
         ts = ts.dt.tz_localize("UTC")
     pdf[timestamp_column] = ts.dt.tz_convert("UTC").astype("datetime64[us, UTC]")

@@ -76,6 +76,7 @@ def create(
     name: str,
     mode: str,
     timestamp_column: str,
+    naive_timestamps: str,
     master: str | None,
     output: str,
 ) -> None:
@@ -97,6 +98,7 @@ def create(
         actor=app.actor,
         mode=mode,  # type: ignore[arg-type]
         timestamp_column=timestamp_column,
+        naive_timestamps=naive_timestamps,  # type: ignore[arg-type]
     )
     emit(
         created.__dict__,
