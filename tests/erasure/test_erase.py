@@ -239,8 +239,8 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(world, args, message) 
         assert message in out.stderr and out.stderr.count("\n") == 1, out.stderr
     else:
         from click.testing import CliRunner
-        from featurelake.cli.main import cli as group
 
+        from featurelake.cli.main import cli as group
         from featurelake.errors import FeatureStoreError
 
         result = CliRunner().invoke(group, ["--config", str(world.config), "erase", *args, "--reason", "r"])
