@@ -96,7 +96,7 @@ def sql_literal(value: Any) -> str:
 
 
 def key_predicate(column: str, values: Sequence[Any]) -> str:
-    """``"col" IN (v1, v2, ...)`` for a delta-rs delete.
+    """``"col" IN (v1, v2, ...) AND "col" >= v_min AND "col" <= v_max`` for a delta-rs delete.
 
     Raises:
         LakehouseError: no values, or a column name that needs quoting.
@@ -105,7 +105,17 @@ def key_predicate(column: str, values: Sequence[Any]) -> str:
         raise LakehouseError("no key values to delete; give at least one --entity or a non-empty --file")
     if not column.replace("_", "").isalnum():
         raise LakehouseError(f"column {column!r} must be letters, digits and '_' to be erased by key")
-    return f'"{column}" IN ({", ".join(sql_literal(v) for v in sorted(set(values), key=str))})'
+    try:
+        ordered = sorted(set(values))
+    except TypeError:
+        raise LakehouseError(
+            f"key values of {column!r} mix types ({sorted({type(v).__name__ for v in values})})"
+        ) from None
+    literals = ", ".join(sql_literal(v) for v in ordered)
+    # The range is implied by the IN list; it lets delta-rs skip files by min/max statistics
+    # even when the list is too long for its pruning (a long IN list is otherwise not pruned).
+    low, high = sql_literal(ordered[0]), sql_literal(ordered[-1])
+    return f'"{column}" IN ({literals}) AND "{column}" >= {low} AND "{column}" <= {high}'
 
 
 def _can_hold(min_value: Any, max_value: Any, values: Sequence[Any]) -> bool:
