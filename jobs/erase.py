@@ -221,7 +221,7 @@ def _dry_run(
     settings: Settings, lakehouse: Lakehouse, plan: ErasurePlan, keys: ErasureKeys, result: ErasureResult
 ) -> None:
     from featurelake.lakehouse.erasure import find_keys
-    from featurelake.lakehouse.online.erase import count_keys, entity_keys
+    from featurelake.lakehouse.online.erase import count_keys, entity_keys, find_compound_keys
 
     for target in plan.tables:
         match = find_keys(lakehouse, target.table, target.column, keys.values)
@@ -240,7 +240,10 @@ def _dry_run(
         redis_keys = entity_keys(
             project, [(keys.join_key.name, _kind(keys.join_key))], [(v,) for v in keys.values]
         )
-        present, masters = count_keys(_client(settings), redis_keys)
+        client = _client(settings)
+        if project in plan.compound_projects:
+            redis_keys += find_compound_keys(client, project, keys.join_key.name, keys.values)
+        present, masters = count_keys(client, redis_keys)
         result.online.append(
             {"project": project, "keys": len(redis_keys), "present": present, "masters": masters}
         )
@@ -265,7 +268,7 @@ def _erase(
     progress: Callable[[str], None],
 ) -> None:
     from featurelake.lakehouse.erasure import delete_keys
-    from featurelake.lakehouse.online.erase import delete_entities, entity_keys
+    from featurelake.lakehouse.online.erase import delete_entities, entity_keys, find_compound_keys
 
     rid = result.request_id
     changed: dict[str, int] = {}
@@ -313,9 +316,10 @@ def _erase(
         redis_keys = entity_keys(
             project, [(keys.join_key.name, _kind(keys.join_key))], [(v,) for v in keys.values]
         )
-        out = delete_entities(
-            _client(settings), project, redis_keys, replica_acks=settings.online.replica_acks
-        )
+        client = _client(settings)
+        if project in plan.compound_projects:  # hashes of views keyed on several entities
+            redis_keys += find_compound_keys(client, project, keys.join_key.name, keys.values)
+        out = delete_entities(client, project, redis_keys, replica_acks=settings.online.replica_acks)
         detail = {"keys": out.keys, "deleted": out.deleted, "masters": out.masters}
         registry.record_erasure_step(rid, step, kind="redis", target=project, actor=actor, detail=detail)
         result.online.append({"project": project, **detail})

@@ -134,6 +134,7 @@ class ErasurePlan:
     tables: tuple[TableTarget, ...]
     projects: tuple[str, ...]  # Redis projects serving views keyed on the join key
     training_sets: tuple[tuple[str, int, str], ...]  # (name, version, output table)
+    compound_projects: tuple[str, ...] = ()  # projects where a view has several join keys (scanned)
 
 
 def find_locations(
@@ -146,10 +147,12 @@ def find_locations(
     """
     tables: dict[str, TableTarget] = {}
     serving = False
+    compound = False
     for current in registry.list_views(project, include_removed=True):
         for vv in registry.list_view_versions(project, current.name):
             if key.name in vv.join_keys:
                 serving = True
+                compound = compound or len(vv.join_keys) > 1
                 if vv.table_name not in tables and lakehouse.exists(vv.table_name):
                     tables[vv.table_name] = TableTarget(
                         vv.table_name, key.name, f"view {vv.name} v{vv.major}"
@@ -173,6 +176,7 @@ def find_locations(
     return ErasurePlan(
         tables=tuple(tables.values()),
         projects=(project,) if serving else (),
+        compound_projects=(project,) if compound else (),
         training_sets=tuple(sorted(training)),
     )
 

@@ -10,6 +10,7 @@ the delete cannot bring the key back.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,3 +104,73 @@ def delete_entities(
 def _raise_error(reply: Any) -> None:
     if isinstance(reply, Exception):
         raise reply
+
+
+_VALUE_TYPES = {1: "bytes", 2: "string", 3: "int32", 4: "int64", 8: "unix_timestamp"}
+
+
+def parse_entity_key(raw: bytes) -> dict[str, Any] | None:
+    """The join keys and values of a serialized entity key (Feast v3), or None if it is not one.
+
+    The inverse of :func:`featurelake.lakehouse.online.encoding.serialize_entity_key`; trailing
+    bytes (the project name of a Redis key) are ignored.
+    """
+    try:
+        (count,) = struct.unpack_from("<I", raw, 0)
+        if not 0 < count < 64:
+            return None
+        pos = 4
+        names = []
+        for _ in range(count):
+            _vtype, length = struct.unpack_from("<II", raw, pos)
+            pos += 8
+            names.append(raw[pos : pos + length].decode("utf8"))
+            pos += length
+        values: list[Any] = []
+        for _ in range(count):
+            vtype, length = struct.unpack_from("<II", raw, pos)
+            pos += 8
+            chunk = raw[pos : pos + length]
+            pos += length
+            kind = _VALUE_TYPES.get(vtype)
+            if kind == "string":
+                values.append(chunk.decode("utf8"))
+            elif kind == "bytes":
+                values.append(bytes(chunk))
+            elif kind == "int32":
+                values.append(struct.unpack("<i", chunk)[0])
+            elif kind in ("int64", "unix_timestamp"):
+                values.append(struct.unpack("<q", chunk)[0])
+            else:
+                return None
+    except (struct.error, UnicodeDecodeError):
+        return None
+    if pos != len(raw):  # another project's key that merely ends like this one, or not a key
+        return None
+    return dict(zip(names, values, strict=True))
+
+
+def _glob_escape(text: bytes) -> bytes:
+    return b"".join(b"\\" + bytes([c]) if c in b"*?[]\\" else bytes([c]) for c in text)
+
+
+def find_compound_keys(
+    client: ClusterClient, project: str, join_key: str, values: Sequence[Any]
+) -> list[bytes]:
+    """Keys of ``project`` whose entity key has ``join_key`` among several join keys and one of ``values``.
+
+    Views keyed on several entities (user x merchant) store one hash per combination, which
+    cannot be derived from the erased id alone: every master is scanned (``SCAN MATCH
+    *<project>``) and each key's entity part decoded.
+    """
+    wanted = set(values)
+    suffix = project.encode("utf8")
+    found = []
+    for node in client.masters():
+        for key in client.scan_node(node, match=b"*" + _glob_escape(suffix)):
+            if not key.endswith(suffix):
+                continue
+            parsed = parse_entity_key(key[: -len(suffix)])
+            if parsed and len(parsed) > 1 and parsed.get(join_key) in wanted:
+                found.append(key)
+    return sorted(set(found))

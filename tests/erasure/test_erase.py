@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.erasure.world import SUBJECT, TS_ENTITIES, TS_TABLE, USERS, make_world
+from tests.erasure.world import PAIRS, SUBJECT, TS_ENTITIES, TS_TABLE, USERS, make_world, pair_keys_present
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,13 +74,15 @@ def test_dry_run_changes_nothing_and_lists_exactly_what_would_go(world) -> None:
         "raw_tx": 1,
         TS_ENTITIES: 1,
     }
+    # The user's own hash, plus the two user x merchant hashes found by scanning every master.
     assert report["online"] == [
-        {"project": world.project, "keys": 1, "present": 1, "masters": report["online"][0]["masters"]}
+        {"project": world.project, "keys": 3, "present": 3, "masters": report["online"][0]["masters"]}
     ]
-    assert len(report["online"][0]["masters"]) == 1
+    assert 1 <= len(report["online"][0]["masters"]) <= 3
     assert [(t["name"], t["version"]) for t in report["training_sets"]] == [("fraud_train", 1)]
     assert world.versions() == before
     assert world.redis_present(USERS) == [True] * len(USERS)
+    assert pair_keys_present(world) == [True] * len(PAIRS)
     req = world.registry.get_erasure_request(report["request_id"])
     assert (req.dry_run, req.status, req.steps) == (True, "succeeded", ())
 
@@ -97,7 +99,7 @@ def test_erase_then_every_reader_misses_the_entity_and_others_are_unchanged(worl
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     rid = report["request_id"]
-    assert report["summary"]["rows_removed"] == 6 and report["summary"]["redis_keys_deleted"] == 1
+    assert report["summary"]["rows_removed"] == 6 and report["summary"]["redis_keys_deleted"] == 3
     # One delete commit per table holding the key; untouched tables keep their version.
     after_versions = world.versions()
     assert after_versions == {
@@ -125,6 +127,7 @@ def test_erase_then_every_reader_misses_the_entity_and_others_are_unchanged(worl
     assert any("not purged" in n for n in report["notes"])
     # Online: the Redis hash is gone for the subject only; `featurelake online get` agrees.
     assert world.redis_present(USERS) == [u != SUBJECT for u in USERS]
+    assert pair_keys_present(world) == [u != SUBJECT for u, _ in PAIRS]
     got = cli(
         world,
         "online",

@@ -21,7 +21,10 @@ def _spec(**kw):  # type: ignore[no-untyped-def]
 
 
 def test_retention_is_recorded_in_days_and_only_when_set() -> None:
-    assert retention_days({"non_breaking": {"spec": _spec(retention="30d").to_definition()["non_breaking"]}}) == 30
+    assert (
+        retention_days({"non_breaking": {"spec": _spec(retention="30d").to_definition()["non_breaking"]}})
+        == 30
+    )
     plain = _spec().to_definition()
     assert "retention_days" not in plain["non_breaking"]  # existing definitions keep their hash
     assert _spec(retention=timedelta(days=2)).to_definition()["breaking"] == plain["breaking"]

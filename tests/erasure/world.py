@@ -21,6 +21,7 @@ USERS = [1, 2, 3, 4, 5, 6, 42]
 MERCHANTS = ["a", "b", "c"]
 DAY0 = date(2026, 3, 1)
 SUBJECT = 42
+PAIRS = [(SUBJECT, "a"), (1, "a"), (SUBJECT, "c")]  # (user_id, merchant_id) hashes of user_merchant
 TS_TABLE = "training_set__fraud_train__0001"
 TS_ENTITIES = TS_TABLE + "__entities"
 
@@ -63,6 +64,19 @@ class World:
         return [bool(int(r)) for r in client.execute([Command(k, ("EXISTS", k)) for k in keys])]
 
 
+def pair_keys_present(world: World) -> list[bool]:
+    """Whether each of PAIRS' user_merchant hashes exists."""
+    from featurelake.jobs.online import online_view_from_registry
+    from featurelake.lakehouse.online import ClusterClient, Command
+    from featurelake.lakehouse.online.encoding import redis_key
+
+    view = online_view_from_registry(world.registry.get_view_version(world.project, "user_merchant"))
+    keys = [redis_key(world.project, view.join_keys, list(p)) for p in PAIRS]
+    return [
+        bool(int(r)) for r in ClusterClient(world.nodes).execute([Command(k, ("EXISTS", k)) for k in keys])
+    ]
+
+
 def definitions(retention_days: int | None = None) -> Any:
     from featurelake.registry import (
         Definitions,
@@ -91,6 +105,8 @@ def definitions(retention_days: int | None = None) -> Any:
                 definition=spec,
             ),
             ViewDef("merchant_risk", ("merchant",), (FeatureDef("risk", "Float64"),), timedelta(days=3000)),
+            # keyed on two entities; never backfilled (no table), but materialized: Redis only
+            ViewDef("user_merchant", ("user", "merchant"), (FeatureDef("n", "Int64"),), timedelta(days=3000)),
         ),
         services=(ServiceDef("fraud", (("user_stats", ("spend", "txns")), ("merchant_risk", ("risk",)))),),
     )
@@ -194,5 +210,9 @@ def make_world(tmp: Path, nodes: list[str], *, retention_days: int | None = None
     mview = online_view_from_registry(registry.get_view_version(project, "merchant_risk"))
     OnlineWriter(client, project=project, view=mview, replica_acks=0).write_rows(
         [([m], last, [0.5]) for m in MERCHANTS]
+    )
+    pview = online_view_from_registry(registry.get_view_version(project, "user_merchant"))
+    OnlineWriter(client, project=project, view=pview, replica_acks=0).write_rows(
+        [(list(pair), last, [7]) for pair in PAIRS]
     )
     return World(tmp, config, settings, registry, lh, project, list(nodes))
