@@ -358,12 +358,33 @@ def _erase(
             progress(
                 f"{table}: purged {len(files)} file(s); versions before {changed[table]} no longer hold the entity"
             )
+        result.notes.extend(_unreadable_after_purge(registry, lakehouse, settings.project, set(changed)))
     elif changed:
         result.notes.append(
             f"not purged: the {len(changed)} changed table(s) keep the old files, readable by time travel, "
             f"until a vacuum with a retention below their age (`featurelake table vacuum`, default "
             f"{DEFAULT_VACUUM_RETENTION.days} days after this erasure); rerun with --purge to delete them now"
         )
+
+
+def _unreadable_after_purge(registry: Any, lakehouse: Lakehouse, project: str, purged: set[str]) -> list[str]:
+    """Training set versions pinned to a version of a purged table whose files the purge deleted."""
+    current = {t: {f.path for f in lakehouse.files(t)} for t in purged}
+    notes = []
+    for ts in registry.list_training_sets(project):
+        for pin in (ts.entity_source, *ts.feature_tables, ts.output):
+            if pin.table in purged and pin.version is not None:
+                try:
+                    pinned = {f.path for f in lakehouse.files(pin.table, version=pin.version)}
+                except Exception:  # noqa: BLE001 - a version whose log is gone lost its files long ago
+                    continue
+                if pinned - current[pin.table]:
+                    notes.append(
+                        f"training set {ts.name} v{ts.version} pins {pin.table}@{pin.version}, whose files the purge "
+                        "deleted: it can no longer be read or reproduced"
+                    )
+                    break
+    return notes
 
 
 def _earlier_erasures(registry: Any, project: str, keys: ErasureKeys, request_id: str) -> dict[str, int]:

@@ -218,6 +218,11 @@ def test_purge_removes_time_travel_and_is_recorded(world) -> None:
     assert sorted(u for u in user_ids(world, "user_stats__v1")) == [u for u in USERS if u != SUBJECT]
     req = world.registry.get_erasure_request(report["request_id"])
     assert {s.target for s in req.steps if s.kind == "purge"} == set(purged)
+    # The report names the training set whose pinned versions lost their files.
+    assert [n for n in report["notes"] if "no longer be read" in n] == [
+        "training set fraud_train v1 pins training_set__fraud_train__0001__entities@0, whose files the purge "
+        "deleted: it can no longer be read or reproduced"
+    ]
 
 
 @pytest.mark.parametrize(
