@@ -265,14 +265,22 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(world, args, message) 
 
 
 def test_an_entity_that_exists_nowhere_is_recorded_as_erasing_nothing(world) -> None:
+    """Run through the spark-submit entry point (jobs/erase.py) as a plain script: no Spark needed."""
     ids = world.root / "ids.csv"
     ids.write_text("user_id\n9999\n8888\n")
     before = world.versions()
-    out = cli(world, "erase", "--file", str(ids), "--reason", "ticket 3", "-o", "json")
+    out = subprocess.run(
+        [sys.executable, "-m", "featurelake.jobs.erase", "--config", str(world.config), "--actor", "job"]
+        + ["--file", str(ids), "--reason", "ticket 3"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
-    assert report["summary"]["rows_removed"] == 0 and report["summary"]["keys"] == 2
-    assert any("found anywhere" in n for n in report["notes"])
-    assert world.versions() == before
-    req = world.registry.get_erasure_request(report["request_id"])
-    assert req.status == "succeeded" and len(req.key_hashes) == 2
+    assert "no row and no online key of these user_id values was found anywhere" in out.stdout
+    assert world.versions() == before and world.redis_present(USERS) == [True] * len(USERS)
+    (req,) = world.registry.list_erasure_requests(world.project)
+    assert (req.status, req.actor, len(req.key_hashes)) == ("succeeded", "job", 2)
+    assert req.report["summary"]["rows_removed"] == 0 and req.report["summary"]["keys"] == 2
