@@ -425,9 +425,10 @@ def _rewrite_training_set(
 
     ts = registry.get_training_set(project, name, version)
     step = f"rewrite:{name}@{version}"
+    # First, so a resumed run also knows the table changed (and purges it); idempotent.
+    entry = delete_table(ts.output.table, result.join_key, f"training set {name}@{version}")
     if step in done:
         return int(done[step].detail["new_version"])
-    entry = delete_table(ts.output.table, result.join_key, f"training set {name}@{version}")
     out_version = int(entry["version_after"])
     # Inputs this erasure changed are pinned at their version after it; the others stay as they were.
     pinned = {
