@@ -565,6 +565,9 @@ class ViewSpec(_Frozen):
             when that is set; None inherits it. Changing it is a minor (non-breaking) change.
             Views sharing an entity share one Redis hash and so one expiry: see "Key expiry"
             in the README.
+        retention: how long the view's offline table keeps a date partition (whole days, e.g.
+            ``timedelta(days=365)`` or ``"365d"``); ``featurelake table expire`` deletes older
+            partitions. None keeps everything. Changing it is a minor (non-breaking) change.
     """
 
     view: str
@@ -572,6 +575,7 @@ class ViewSpec(_Frozen):
     expectations: tuple[Expectation, ...] = ()
     zorder_by: tuple[str, ...] | None = None
     online_key_ttl: timedelta | None = None
+    retention: timedelta | None = None
 
     @field_validator("view")
     @classmethod
@@ -592,6 +596,21 @@ class ViewSpec(_Frozen):
             raise ValueError(
                 f"online_key_ttl {value} must be zero or more whole seconds (Redis EXPIRE); "
                 "write e.g. timedelta(days=7), or timedelta(0) for keys that never expire"
+            )
+        return value
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _parse_retention(cls, value: Any) -> Any:
+        return value if value is None else _parse_window(value)
+
+    @field_validator("retention")
+    @classmethod
+    def _whole_days(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and (value <= timedelta(0) or value % timedelta(days=1)):
+            raise ValueError(
+                f"retention {value} must be a positive whole number of days (date partitions expire); "
+                "write e.g. timedelta(days=365) or '365d'"
             )
         return value
 
@@ -621,6 +640,8 @@ class ViewSpec(_Frozen):
         }
         if self.online_key_ttl is not None:  # only when set: existing definitions keep their hash
             non_breaking["online_key_ttl_seconds"] = int(self.online_key_ttl.total_seconds())
+        if self.retention is not None:  # only when set: existing definitions keep their hash
+            non_breaking["retention_days"] = self.retention.days
         return {"view": self.view, "breaking": {"transform": breaking}, "non_breaking": non_breaking}
 
 
@@ -637,6 +658,18 @@ def online_key_ttl_seconds(definition: Mapping[str, Any]) -> int | None:
     """
     spec = (definition.get("non_breaking") or {}).get("spec") or {}
     value = spec.get("online_key_ttl_seconds")
+    return None if value is None else int(value)
+
+
+def retention_days(definition: Mapping[str, Any]) -> int | None:
+    """The view's offline retention in days recorded in a definition (None: keep everything).
+
+    Args:
+        definition: what :func:`view_definition` returned (a view version's stored definition
+            holds it under ``"spec"``).
+    """
+    spec = (definition.get("non_breaking") or {}).get("spec") or {}
+    value = spec.get("retention_days")
     return None if value is None else int(value)
 
 

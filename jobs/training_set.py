@@ -308,22 +308,45 @@ def reproduce_training_set(
         raise LakehouseError(
             f"training set {name} v{ts.version} has no pinned entity version; it cannot be reproduced"
         )
-    result = build_historical(
-        ts.entity_source.table,
-        spark=spark,
-        lakehouse=lakehouse,
-        registry=registry,
-        project=project,
-        feature_service=f"{ts.service}:v{ts.service_version}",
-        mode=params.get("mode", "event_time"),
-        timestamp_column=params.get("timestamp_column", EVENT_TS),
-        entity_version=ts.entity_source.version,
-        pinned_versions={t.table: t.version for t in ts.feature_tables if t.version is not None},
-        # A training set built before its service was archived must stay reproducible.
-        purpose="reproduce",
-    )
-    got = checksum(result.frame)
+    # Erasure requests that deleted rows of this version's inputs: a difference (or files that
+    # a purge removed) is reported as theirs, not as a silent mismatch.
+    erased = sorted({m.request_id for m in registry.training_set_erasures(project, name, ts.version)})
+    try:
+        result = build_historical(
+            ts.entity_source.table,
+            spark=spark,
+            lakehouse=lakehouse,
+            registry=registry,
+            project=project,
+            feature_service=f"{ts.service}:v{ts.service_version}",
+            mode=params.get("mode", "event_time"),
+            timestamp_column=params.get("timestamp_column", EVENT_TS),
+            entity_version=ts.entity_source.version,
+            pinned_versions={t.table: t.version for t in ts.feature_tables if t.version is not None},
+            # A training set built before its service was archived must stay reproducible.
+            purpose="reproduce",
+        )
+        got = checksum(result.frame)
+    except Exception as err:
+        if erased:
+            raise _erased_error(
+                name,
+                ts.version,
+                erased,
+                f"its pinned inputs cannot be read ({str(err).strip().splitlines()[0][:300]})",
+            ) from err
+        raise
+    if erased and str(got) != ts.checksum:
+        raise _erased_error(name, ts.version, erased, f"the rebuild gives {got}, registered {ts.checksum}")
     return Reproduction(name=name, version=ts.version, expected=ts.checksum, got=str(got))
+
+
+def _erased_error(name: str, version: int, requests: list[str], what: str) -> LakehouseError:
+    return LakehouseError(
+        f"training set {name} v{version} cannot be reproduced because of erasure request(s) "
+        f"{', '.join(requests)}: {what}; see `featurelake erase status REQUEST`, and use a newer version "
+        "written without the erased entities (`featurelake erase ... --rewrite-training-sets`)"
+    )
 
 
 def training_set_table(

@@ -48,6 +48,15 @@ Python API (what jobs call)::
     reg.get_training_set(project, name, version=None); reg.list_training_sets(project)
     reg.register_model(project, "model-uri", training_set=name, training_set_version=version, actor=actor)
 
+    # erasure requests (salted key hashes only; steps recorded once, so a killed run resumes)
+    rid = reg.create_erasure_request(project, join_keys=[JoinKey("user_id", "INT64")], salt=salt,
+        key_hashes=[hash_key(salt, [("user_id", 42)])], reason="GDPR Art. 17", actor=actor)
+    reg.record_erasure_step(rid, "delta:t", kind="delta", target="t", actor=actor,
+        version_before=3, version_after=4, rows_removed=5)          # False if already recorded
+    reg.mark_training_set_erasure(project, "train", 1, request_id=rid, state="superseded",
+        superseded_by=2, actor=actor); reg.training_set_erasures(project, "train", 1)
+    reg.finish_erasure_request(rid, status="succeeded", report={...}, actor=actor)
+    reg.get_erasure_request(rid); reg.list_erasure_requests(project)
     # lifecycle and definitions
     reg.set_status(project, "user_stats", "1.0", "deprecated", reason="...", actor=actor, force=False)
     reg.plan(project, Definitions(...)); reg.apply_definitions(project, Definitions(...), actor=actor)
@@ -63,6 +72,8 @@ from featurelake.registry.types import (
     Definitions,
     Entity,
     EntityDef,
+    ErasureRequest,
+    ErasureStep,
     Feature,
     FeatureDef,
     JoinKey,
@@ -76,6 +87,7 @@ from featurelake.registry.types import (
     SourceDef,
     TableVersion,
     TrainingSet,
+    TrainingSetErasure,
     ViewDef,
     ViewVersion,
 )
@@ -89,6 +101,8 @@ __all__ = [
     "Definitions",
     "Entity",
     "EntityDef",
+    "ErasureRequest",
+    "ErasureStep",
     "Feature",
     "FeatureDef",
     "JoinKey",
@@ -104,6 +118,7 @@ __all__ = [
     "SourceDef",
     "TableVersion",
     "TrainingSet",
+    "TrainingSetErasure",
     "ViewDef",
     "ViewVersion",
     "open_registry",

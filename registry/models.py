@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -30,7 +31,7 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 Timestamp = DateTime(timezone=True)
 
 #: The Alembic revision this code expects; a test checks it equals the migration head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class Base(DeclarativeBase):
@@ -296,3 +297,60 @@ class AuditRow(Base):
     object_key: Mapped[str] = mapped_column(String(600))
     before: Mapped[Any | None] = mapped_column(JsonType)
     after: Mapped[Any | None] = mapped_column(JsonType)
+
+
+class ErasureRequestRow(Base):
+    """One right-to-erasure request (added by migration 0003): salted key hashes, never raw keys."""
+
+    __tablename__ = "fl_erasure_requests"
+    __table_args__ = (Index("fl_ix_erasure_requests_project", "project_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("fl_projects.id"))
+    join_keys: Mapped[Any] = mapped_column(JsonType)  # [{"name", "dtype"}]
+    salt: Mapped[str] = mapped_column(String(64))
+    key_hashes: Mapped[Any] = mapped_column(JsonType)  # [hex sha256(salt, key)]
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    options: Mapped[Any] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    report: Mapped[Any | None] = mapped_column(JsonType)
+
+
+class ErasureStepRow(Base):
+    """One finished step of an erasure request (a Delta delete, a Redis delete, a purge...)."""
+
+    __tablename__ = "fl_erasure_steps"
+    __table_args__ = (UniqueConstraint("request_id", "step", name="fl_uq_erasure_steps_request_step"),)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("fl_erasure_requests.id"))
+    step: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(30))
+    target: Mapped[str] = mapped_column(String(400))
+    version_before: Mapped[int | None] = mapped_column(BigInteger)
+    version_after: Mapped[int | None] = mapped_column(BigInteger)
+    rows_removed: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[Any] = mapped_column(JsonType)
+    actor: Mapped[str] = mapped_column(String(200))
+    finished_at: Mapped[datetime]
+
+
+class TrainingSetErasureRow(Base):
+    """A training set version marked by an erasure request: holds erased data, or superseded."""
+
+    __tablename__ = "fl_training_set_erasures"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "name", "version", "request_id", name="fl_uq_training_set_erasures_key"
+        ),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("fl_projects.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(ForeignKey("fl_erasure_requests.id"))
+    state: Mapped[str] = mapped_column(String(30))  # holds_erased_data | superseded
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from featurelake.registry.database import current_revision, describe, schema_revision
-from featurelake.registry.stores import audit, lifecycle, lineage, runs, services, training, views
+from featurelake.registry.stores import audit, erasure, lifecycle, lineage, runs, services, training, views
 from featurelake.registry.types import (
     AuditEntry,
     DataSource,
     Direction,
     Entity,
+    ErasureRequest,
     LineageEdge,
     Node,
     Purpose,
@@ -18,6 +19,7 @@ from featurelake.registry.types import (
     RunKind,
     ServiceVersion,
     TrainingSet,
+    TrainingSetErasure,
     ViewVersion,
 )
 from sqlalchemy import Engine
@@ -209,6 +211,31 @@ class RegistryReader:
         """Training set versions, newest first per name."""
         with self._engine.connect() as conn:
             return training.list_all(conn, project, name)
+
+    # ---------------------------------------------------------------- erasure
+
+    def get_erasure_request(self, request_id: str) -> ErasureRequest:
+        """One erasure request with its finished steps.
+
+        Raises:
+            RegistryError: unknown request id.
+        """
+        with self._engine.connect() as conn:
+            return erasure.get(conn, request_id)
+
+    def list_erasure_requests(
+        self, project: str, *, status: str | None = None, limit: int = 50
+    ) -> list[ErasureRequest]:
+        """Erasure requests of a project, newest first (``status``: running, succeeded, failed)."""
+        with self._engine.connect() as conn:
+            return erasure.list_requests(conn, project, status=status, limit=limit)
+
+    def training_set_erasures(
+        self, project: str, name: str | None = None, version: int | None = None
+    ) -> list[TrainingSetErasure]:
+        """The erasure marks (holds erased data / superseded) of training set versions."""
+        with self._engine.connect() as conn:
+            return erasure.training_set_marks(conn, project, name, version)
 
     # ---------------------------------------------------------------- audit
 

@@ -428,3 +428,59 @@ class Plan:
     def of_kind(self, kind: ChangeKind) -> tuple[Change, ...]:
         """The changes of one kind."""
         return tuple(c for c in self.changes if c.kind == kind)
+
+
+# --------------------------------------------------------------------------- erasure (right to erasure)
+
+
+@dataclass(frozen=True)
+class ErasureStep:
+    """One finished step of an erasure request (``kind``: delta, redis, training_set, purge)."""
+
+    step: str
+    kind: str
+    target: str
+    version_before: int | None
+    version_after: int | None
+    rows_removed: int | None
+    detail: dict[str, Any]
+    actor: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """A right-to-erasure request: who, when, why, the salted hash of each key, and its steps.
+
+    The raw key values are never stored: ``key_hashes`` are ``sha256(salt + key)`` (see
+    :func:`featurelake.registry.stores.erasure.hash_key`), so a re-run with the same keys finds
+    the request again and an auditor holding the key can check it was erased.
+    """
+
+    request_id: str
+    project: str
+    join_keys: tuple[JoinKey, ...]
+    salt: str
+    key_hashes: tuple[str, ...]
+    reason: str
+    actor: str
+    dry_run: bool
+    options: dict[str, Any]
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    report: dict[str, Any] | None
+    steps: tuple[ErasureStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainingSetErasure:
+    """A training set version an erasure request touched: ``holds_erased_data`` or ``superseded``."""
+
+    project: str
+    name: str
+    version: int
+    request_id: str
+    state: str
+    superseded_by: int | None
+    created_at: datetime

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from featurelake.registry.database import check_connection, make_engine, migrate, run_write
 from featurelake.registry.reader import RegistryReader
-from featurelake.registry.stores import definitions, lifecycle, lineage, runs, training
-from featurelake.registry.types import Definitions, Node, Plan, RunKind, Status, TableVersion
+from featurelake.registry.stores import definitions, erasure, lifecycle, lineage, runs, training
+from featurelake.registry.types import Definitions, JoinKey, Node, Plan, RunKind, Status, TableVersion
 from sqlalchemy import Connection
 
 from featurelake.errors import RegistryError
@@ -346,6 +346,113 @@ class Registry(RegistryReader):
                 training_set_version=training_set_version,
                 actor=actor,
                 run_id=run_id,
+            ),
+        )
+
+    # ---------------------------------------------------------------- erasure
+
+    def create_erasure_request(
+        self,
+        project: str,
+        *,
+        join_keys: Sequence[JoinKey],
+        salt: str,
+        key_hashes: Sequence[str],
+        reason: str,
+        actor: str,
+        dry_run: bool = False,
+        options: dict[str, Any] | None = None,
+    ) -> str:
+        """Record a running erasure request (salted key hashes only); returns its id.
+
+        Raises:
+            RegistryError: an empty reason.
+        """
+        return run_write(
+            self._engine,
+            lambda conn: erasure.create(
+                conn,
+                project=project,
+                join_keys=join_keys,
+                salt=salt,
+                key_hashes=key_hashes,
+                reason=reason,
+                actor=actor,
+                dry_run=dry_run,
+                options=dict(options or {}),
+            ),
+        )
+
+    def record_erasure_step(
+        self,
+        request_id: str,
+        step: str,
+        *,
+        kind: str,
+        target: str,
+        actor: str,
+        version_before: int | None = None,
+        version_after: int | None = None,
+        rows_removed: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record one finished step of a request; False if that step was already recorded."""
+        return run_write(
+            self._engine,
+            lambda conn: erasure.record_step(
+                conn,
+                request_id=request_id,
+                step=step,
+                kind=kind,
+                target=target,
+                actor=actor,
+                version_before=version_before,
+                version_after=version_after,
+                rows_removed=rows_removed,
+                detail=detail,
+            ),
+        )
+
+    def finish_erasure_request(
+        self, request_id: str, *, status: Literal["succeeded", "failed"], report: dict[str, Any], actor: str
+    ) -> None:
+        """Set a request's final status and its report."""
+        run_write(
+            self._engine,
+            lambda conn: erasure.finish(conn, request_id, status=status, report=report, actor=actor),
+        )
+
+    def reopen_erasure_request(self, request_id: str, *, actor: str) -> None:
+        """Mark an interrupted or failed request running again (resume).
+
+        Raises:
+            RegistryError: the request already succeeded.
+        """
+        run_write(self._engine, lambda conn: erasure.reopen(conn, request_id, actor=actor))
+
+    def mark_training_set_erasure(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        *,
+        request_id: str,
+        state: Literal["holds_erased_data", "superseded"],
+        actor: str,
+        superseded_by: int | None = None,
+    ) -> bool:
+        """Mark a training set version as holding erased data or superseded by a rewritten version."""
+        return run_write(
+            self._engine,
+            lambda conn: erasure.mark_training_set(
+                conn,
+                project=project,
+                name=name,
+                version=version,
+                request_id=request_id,
+                state=state,
+                actor=actor,
+                superseded_by=superseded_by,
             ),
         )
 

@@ -17,6 +17,7 @@ from featurelake.jobs.entrypoint import run_click_entrypoint
 _COMMANDS: dict[str, str] = {
     "backfill": "featurelake.cli.backfill:backfill",
     "demo": "featurelake.cli.demo:demo",
+    "erase": "featurelake.cli.erase:erase",
     "apply": "featurelake.cli.apply:apply",
     "plan": "featurelake.cli.apply:plan",
     "registry": "featurelake.cli.registry:registry",

@@ -1,4 +1,4 @@
-"""`featurelake table describe | history | optimize | vacuum | list`: Delta tables under the storage root."""
+"""`featurelake table describe | history | optimize | vacuum | expire | list`: Delta tables under the storage root."""
 
 from __future__ import annotations
 
@@ -252,3 +252,28 @@ def vacuum_cmd(app: AppContext, name: str, retention_hours: int, dry_run: bool, 
             markup=False,
         ),
     )
+
+
+@table.command("expire")
+@click.option("--view", default=None, help="Only this view (default: every view with a retention).")
+@click.option("--dry-run", is_flag=True, help="Only list the partitions that would be deleted.")
+@click.option("--force", is_flag=True, help="Proceed although training sets pin files that would be removed.")
+@output_option
+@pass_app
+def expire_cmd(app: AppContext, view: str | None, dry_run: bool, force: bool, output: str) -> None:
+    """Delete date partitions older than each view's retention (ViewSpec(retention=...)), then vacuum.
+
+    Training sets pinned to versions holding those partitions are listed first; without
+    --force the command then refuses and changes nothing.
+    """
+    from featurelake.errors import LakehouseError
+    from featurelake.jobs.expire import expire_from_settings, expiry_lines
+
+    result = expire_from_settings(app.settings, app.actor, view=view, dry_run=dry_run, force=force)
+    emit(result.to_dict(), output, lambda c: [c.print(line) for line in expiry_lines(result)])
+    if result.refused:
+        blocking = sorted({ts for t in result.tables for ts in t.blocking_training_sets})
+        raise LakehouseError(
+            f"table expire refused: training sets {', '.join(blocking)} pin files it would remove; "
+            "rerun with --force to proceed (they can no longer be read or reproduced after the vacuum)"
+        )

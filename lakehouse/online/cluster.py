@@ -17,7 +17,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -351,6 +351,27 @@ class ClusterClient:
         if not self._state.slots:
             self.refresh()
         return self._state.slots[key_slot(key)]
+
+    def scan_node(self, node: str, *, match: bytes, count: int = 1000) -> Iterator[bytes]:
+        """Every key of one master that matches the glob ``match`` (Redis ``SCAN``, in batches).
+
+        A key present for the whole scan is returned at least once (Redis' SCAN guarantee).
+
+        Raises:
+            ServiceUnavailableError: the node stopped answering.
+        """
+        conn = self._conn(node)
+        cursor: bytes | int = b"0"
+        while True:
+            try:
+                conn.send_command("SCAN", cursor, "MATCH", match, "COUNT", count)
+                cursor, keys = conn.read_response()
+            except _NET_ERRORS as err:
+                conn.disconnect()
+                raise ServiceUnavailableError(f"Redis node {node} stopped answering SCAN: {err}") from err
+            yield from keys
+            if cursor in (b"0", 0, "0"):
+                return
 
     # ------------------------------------------------------------------ execution
     def execute(self, commands: Sequence[Command], *, replica_acks: int = 0) -> list[Any]:

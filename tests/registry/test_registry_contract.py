@@ -591,6 +591,82 @@ class RegistryContract:
             {"status": "deprecated", "reason": "v2"},
         )
 
+    # ------------------------------------------------------------------ erasure requests
+
+    def test_erasure_request_keeps_salted_hashes_steps_and_marks(self, reg: Registry, project: str) -> None:
+        from featurelake.registry.stores.erasure import hash_key
+
+        reg.apply_definitions(project, repo(), actor="alice")
+        salt = "00112233445566778899aabbccddeeff"
+        hashes = [hash_key(salt, [("merchant_id", "m-secret-777")]), hash_key(salt, [("merchant_id", "b")])]
+        rid = reg.create_erasure_request(
+            project,
+            join_keys=[JoinKey("user_id", "INT64")],
+            salt=salt,
+            key_hashes=hashes,
+            reason="GDPR Art. 17, ticket 9",
+            actor="dpo",
+            options={"purge": True},
+        )
+        # The raw key appears nowhere: not in the request, not in the audit log.
+        req = reg.get_erasure_request(rid)
+        assert (req.status, req.dry_run, req.reason, req.actor, req.options) == (
+            "running",
+            False,
+            "GDPR Art. 17, ticket 9",
+            "dpo",
+            {"purge": True},
+        )
+        assert req.key_hashes == tuple(hashes) and len(hashes[0]) == 64
+        assert hash_key(salt, [("user_id", 42)]) != hash_key("ff" * 16, [("user_id", 42)])
+        assert reg.record_erasure_step(
+            rid,
+            "delta:user_stats__v1",
+            kind="delta",
+            target="user_stats__v1",
+            actor="dpo",
+            version_before=3,
+            version_after=4,
+            rows_removed=5,
+            detail={"files_removed": 1},
+        )
+        # A step is recorded once: a resumed run that repeats it writes nothing.
+        assert not reg.record_erasure_step(rid, "delta:user_stats__v1", kind="delta", target="x", actor="dpo")
+        reg.mark_training_set_erasure(
+            project, "train", 1, request_id=rid, state="holds_erased_data", actor="dpo"
+        )
+        reg.mark_training_set_erasure(
+            project, "train", 1, request_id=rid, state="superseded", actor="dpo", superseded_by=2
+        )
+        reg.finish_erasure_request(
+            rid, status="succeeded", report={"summary": {"rows_removed": 5}}, actor="dpo"
+        )
+        req = reg.get_erasure_request(rid)
+        assert req.status == "succeeded" and req.finished_at is not None
+        assert [(s.step, s.version_before, s.version_after, s.rows_removed, s.detail) for s in req.steps] == [
+            ("delta:user_stats__v1", 3, 4, 5, {"files_removed": 1})
+        ]
+        marks = reg.training_set_erasures(project, "train", 1)
+        assert [(m.request_id, m.state, m.superseded_by) for m in marks] == [(rid, "superseded", 2)]
+        assert [r.request_id for r in reg.list_erasure_requests(project)] == [rid]
+        rows = reg.audit(project=project, object_key=rid)
+        assert [a.action for a in reversed(rows)] == ["erasure.request", "erasure.delta", "erasure.succeeded"]
+        texts = repr([(a.before, a.after) for a in reg.audit(project=project, limit=1000)])
+        assert salt not in texts and "m-secret-777" not in texts
+        with pytest.raises(RegistryError, match="already succeeded"):
+            reg.reopen_erasure_request(rid, actor="dpo")
+        with pytest.raises(RegistryError, match="needs a reason"):
+            reg.create_erasure_request(
+                project,
+                join_keys=[JoinKey("user_id", "INT64")],
+                salt=salt,
+                key_hashes=hashes,
+                reason=" ",
+                actor="x",
+            )
+        with pytest.raises(RegistryError, match="does not exist"):
+            reg.get_erasure_request("nope")
+
     def test_audit_rows_cannot_be_updated_or_deleted(self, reg: Registry, project: str) -> None:
         reg.apply_definitions(project, repo(), actor="alice")
         for sql in ("UPDATE fl_audit_log SET actor = 'mallory'", "DELETE FROM fl_audit_log"):
