@@ -59,7 +59,7 @@ def test_dry_run_lists_and_a_pinned_training_set_makes_it_refuse(world) -> None:
     assert world.versions() == before
     assert world.registry.list_runs(world.project, kind="maintenance") == []
     bad = cli(world, "table", "expire", "--view", "merchant_risk")
-    assert bad.returncode == 1 and "view 'merchant_risk' has no retention" in bad.stderr
+    assert bad.returncode == 2 and "view 'merchant_risk' has no retention" in bad.stderr  # bad input
 
 
 def test_expire_drops_old_partitions_in_one_commit_and_records_a_run(world) -> None:
