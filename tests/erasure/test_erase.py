@@ -247,9 +247,9 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(world, args, message) 
     empty.write_text("user_id\n")
     args = [str(empty) if a == "EMPTY" else a for a in args]
     before = world.versions()
-    if args == ["--entity", "customer=42"]:  # one case as a real process: one red line, exit 1
+    if args == ["--entity", "customer=42"]:  # one case as a real process: one red line, exit 2 (bad input)
         out = cli(world, "erase", *args, "--reason", "r")
-        assert out.returncode == 1
+        assert out.returncode == 2
         assert message in out.stderr and out.stderr.count("\n") == 1, out.stderr
     else:
         from click.testing import CliRunner
