@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from featurelake.registry.database import current_revision, describe, schema_revision
-from featurelake.registry.stores import audit, lifecycle, lineage, runs, services, training, views
+from featurelake.registry.stores import audit, lifecycle, lineage, monitoring, runs, services, training, views
 from featurelake.registry.types import (
     AuditEntry,
     DataSource,
     Direction,
     Entity,
     LineageEdge,
+    MonitorCheck,
     Node,
     Purpose,
     Run,
@@ -209,6 +210,51 @@ class RegistryReader:
         """Training set versions, newest first per name."""
         with self._engine.connect() as conn:
             return training.list_all(conn, project, name)
+
+    # ---------------------------------------------------------------- monitoring
+
+    def monitor_checks(
+        self,
+        project: str,
+        *,
+        view: str | None = None,
+        feature: str | None = None,
+        metric: str | None = None,
+        status: str | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        latest_run: bool = False,
+        limit: int = 10_000,
+    ) -> list[MonitorCheck]:
+        """Monitor check outcomes, newest first, filtered by view, feature, metric, status, run or time.
+
+        Args:
+            project: project name.
+            view: one view's checks.
+            feature: one feature's checks ("" for the view-level ones).
+            metric: one metric (``psi``, ``freshness_offline``, ...).
+            status: ``ok``, ``warn`` or ``fail``.
+            run_id: one monitor run's checks.
+            since: recorded at or after this time.
+            until: recorded at or before this time.
+            latest_run: only each view's newest succeeded monitor run.
+            limit: at most this many.
+        """
+        with self._engine.connect() as conn:
+            return monitoring.query(
+                conn,
+                project,
+                view=view,
+                feature=feature,
+                metric=metric,
+                status=status,
+                run_id=run_id,
+                since=since,
+                until=until,
+                latest_run=latest_run,
+                limit=limit,
+            )
 
     # ---------------------------------------------------------------- audit
 

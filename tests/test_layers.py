@@ -31,6 +31,7 @@ ROOMS = {
         "featurelake.spec",
         "featurelake.repo",
         "featurelake.actor",
+        "featurelake.monitors",
         "featurelake.config",
     ],
     "lakehouse": ["featurelake.lakehouse"],
