@@ -287,7 +287,7 @@ def _view_section(v: ViewReport) -> str:
             )
         )
     latest_day: dict[tuple[str, str, date], MonitorCheck] = {}
-    for c in v.history:  # newest first: keep the newest value per feature, metric and day
+    for c in (c for c in v.history if c.day is not None):  # newest first: keep the newest per day
         latest_day.setdefault((c.feature, c.metric, c.day), c)  # type: ignore[arg-type]
     metrics = sorted({m for _, m, _ in latest_day} & set(DRIFT_METRICS) - {"null_rate"})
     for metric in metrics:

@@ -96,7 +96,7 @@ def test_view_spec_monitors_are_part_of_the_definition_and_a_minor_change() -> N
 # --------------------------------------------------------------------------- Spark: profiles and KS
 
 
-def _random_frame(seed: int, days: int = 4, n: int = 300) -> pd.DataFrame:
+def _random_frame(seed: int, days: int = 3, n: int = 200) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     parts = []
     for i in range(days):
@@ -158,7 +158,7 @@ def test_profiles_equal_pandas_and_ks_equals_scipy(spark, tmp_path) -> None:
             checks["counts"] = (list(p.counts), expected)
             assert abs(p.distinct - values.nunique()) <= max(1, 0.05 * values.nunique())
         mismatches += [(p.feature, p.day, k, got, want) for k, (got, want) in checks.items() if got != want]
-    assert len(profiles) == 4 * 4
+    assert len(profiles) == 3 * 4
     assert mismatches == []
 
     # KS per day and over the window: the exact statistic from Spark equals scipy's.

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 PROJECT = "mon"
 VIEW = "user_stats"
@@ -123,10 +122,13 @@ class World:
         seed: int = 0,
         replace: bool = False,
     ):
+        import pandas as pd
+
         rows = []
         for d in days:
             rows += rows_for(d, seed + d.toordinal(), shift=shift if d in shifted else None)
-        df = self.spark.createDataFrame(rows, SCHEMA)
+        pdf = pd.DataFrame(rows, columns=[c.split(" ")[0] for c in SCHEMA.split(", ")])
+        df = self.spark.createDataFrame(pdf, SCHEMA)
         if replace:
             return self.lakehouse.write(df, self.table, replace_range=(min(days), max(days)))
         return self.lakehouse.write(df, self.table, mode="append", partition_by=["event_date"])
@@ -163,10 +165,3 @@ def make_world(spark: Any, tmp_path: Path, *, monitors=None, sla_seconds=None) -
     )
     lh = Lakehouse(root=str(tmp_path / "lake"))
     return World(spark, lh, registry, settings, tmp_path, registry.get_view_version(PROJECT, VIEW).table_name)
-
-
-@pytest.fixture
-def world(spark, tmp_path):
-    w = make_world(spark, tmp_path)
-    yield w
-    w.registry.dispose()
