@@ -162,12 +162,28 @@ def monitors_from_definition(definition: Mapping[str, Any]) -> tuple[tuple[Drift
 
     Returns:
         (declared drift checks, freshness SLA or None).
+
+    Raises:
+        ValueError: every problem with the stored thresholds, in one message.
     """
     view_def = (
         definition.get("spec") if "spec" in definition and "non_breaking" not in definition else definition
     )
     spec = ((view_def or {}).get("non_breaking") or {}).get("spec") or {}
-    monitors = tuple(Drift(**m) for m in spec.get("monitors") or ())
+    raw = list(spec.get("monitors") or ())
+    problems: list[str] = []
+    for m in raw:
+        metric = m.get("metric")
+        if metric not in DRIFT_METRICS:
+            problems.append(f"Drift metric {metric!r} is not one of {', '.join(DRIFT_METRICS)}")
+            continue
+        features = m.get("features")
+        problems += drift_problems(
+            metric, m.get("warn"), m.get("fail"), None if features is None else tuple(features)
+        )
+    if problems:
+        raise ValueError("; ".join(problems))
+    monitors = tuple(Drift(**m) for m in raw)
     sla = spec.get("freshness_sla_seconds")
     return monitors, None if sla is None else timedelta(seconds=int(sla))
 

@@ -226,9 +226,9 @@ def _checked_monitors(
 ) -> tuple[tuple[Drift, ...], timedelta | None]:
     try:
         declared, sla = monitors_from_definition(definition)
-    except ValueError as err:  # pydantic's ValidationError is a ValueError
+    except ValueError as err:
         raise MonitorError(
-            f"the monitors of view {view!r} in the registry are invalid ({err}); fix them in the view spec "
+            f"the monitors of view {view!r} in the registry are invalid: {err}; fix them in the view spec "
             "and run `featurelake apply`"
         ) from None
     problems = []
