@@ -107,7 +107,14 @@ def test_training_set_reference_then_archived(bworld) -> None:
     from featurelake.registry import Node
 
     version = _register_training_set(bworld, "train")
+    bworld.registry.apply_definitions(PROJECT, definitions(sla_seconds=86400), actor="t")  # a 1-day SLA
     result = bworld.monitor(start=day(2), end=day(3), reference="training-set:train")
+    fresh = {c.metric: c for c in result.checks if c.metric.startswith("freshness")}
+    # the newest partition (day 3) ended months ago, and the view was never materialized
+    assert fresh["freshness_offline"].status == "fail" and fresh["freshness_offline"].value > 86400
+    assert fresh["freshness_offline"].details["newest_partition"] == day(3)
+    assert fresh["freshness_online"].status == "fail" and fresh["freshness_online"].value is None
+    assert result.outcome == "fail"
     assert result.reference == f"training-set:train:{version}"
     assert {c.feature for c in result.checks if c.feature} == {"x1", "segment"}  # the training set's features
     edges = bworld.registry.lineage(
