@@ -50,6 +50,12 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 
 install: java $(STAMP) ## Create .venv and install everything (Java 17 too, if missing)
 
+browser: ## Install Debian's chromium from apt if /usr/bin/chromium is missing (the report's browser test)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "==> installing chromium (apt, ~1-2 min)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "==> chromium: $$(/usr/bin/chromium --version 2>/dev/null | head -1)"; fi
+
 demo: install ## Run the main job end to end on embedded defaults (no settings file needed)
 	$(FL) demo run
 
@@ -66,7 +72,7 @@ lint: install ## ruff lint + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install ## Install, start the local stack, run lint and the whole suite, stop the stack
+test: install browser ## Install, start the local stack, run lint and the whole suite, stop the stack
 	@$(MAKE) --no-print-directory lint
 	@$(FL) services up
 	@set -o pipefail; status=0; \
@@ -88,4 +94,4 @@ clean: ## Remove the venv and local state (tables, registry, stack data)
 	-$(FL) services down
 	rm -rf $(VENV) .featurelake
 
-.PHONY: help java install demo services-up services-down status lint test test-unit terraform-check bench clean
+.PHONY: help java install browser demo services-up services-down status lint test test-unit terraform-check bench clean

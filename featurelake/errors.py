@@ -64,3 +64,8 @@ class ServiceUnavailableError(FeatureStoreError):
 
 class NotInstalledError(FeatureStoreError):
     """An optional dependency is missing; the message names the pip extra to install."""
+
+
+class MonitorError(FeatureStoreError):
+    """A monitor run cannot run as asked: unknown view or reference, empty window, a metric
+    that does not apply to a feature, thresholds out of range. Nothing was written."""

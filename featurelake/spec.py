@@ -83,6 +83,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from featurelake.monitors import Drift, monitors_definition
+
 Granularity = Literal["daily", "hourly"]
 AggFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct", "approx_count_distinct", "last"]
 ChangeKind = Literal["unchanged", "minor", "breaking"]
@@ -568,6 +570,10 @@ class ViewSpec(_Frozen):
         retention: how long the view's offline table keeps a date partition (whole days, e.g.
             ``timedelta(days=365)`` or ``"365d"``); ``featurelake table expire`` deletes older
             partitions. None keeps everything. Changing it is a minor (non-breaking) change.
+        monitors: drift checks with thresholds (:class:`featurelake.monitors.Drift`); metrics
+            not declared get :data:`featurelake.monitors.DEFAULT_MONITORS`. A change is minor.
+        freshness_sla: the largest acceptable age of the newest partition and of the last
+            materialization (``featurelake monitor run`` fails beyond it). A change is minor.
     """
 
     view: str
@@ -576,6 +582,8 @@ class ViewSpec(_Frozen):
     zorder_by: tuple[str, ...] | None = None
     online_key_ttl: timedelta | None = None
     retention: timedelta | None = None
+    monitors: tuple[Drift, ...] = ()
+    freshness_sla: timedelta | None = None
 
     @field_validator("view")
     @classmethod
@@ -584,10 +592,17 @@ class ViewSpec(_Frozen):
             raise ValueError(f"view {value!r} is not a valid name (letters, digits, underscore)")
         return value
 
-    @field_validator("online_key_ttl", mode="before")
+    @field_validator("online_key_ttl", "freshness_sla", mode="before")
     @classmethod
     def _parse_key_ttl(cls, value: Any) -> Any:
         return value if value is None else _parse_window(value)
+
+    @field_validator("freshness_sla")
+    @classmethod
+    def _positive_sla(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError(f"freshness_sla {value} must be positive, e.g. '2d' or timedelta(hours=36)")
+        return value
 
     @field_validator("online_key_ttl")
     @classmethod
@@ -642,6 +657,7 @@ class ViewSpec(_Frozen):
             non_breaking["online_key_ttl_seconds"] = int(self.online_key_ttl.total_seconds())
         if self.retention is not None:  # only when set: existing definitions keep their hash
             non_breaking["retention_days"] = self.retention.days
+        non_breaking.update(monitors_definition(self.monitors, self.freshness_sla))  # only when set
         return {"view": self.view, "breaking": {"transform": breaking}, "non_breaking": non_breaking}
 
 
@@ -740,7 +756,7 @@ def classify_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> Change:
     """Classify a change between two definitions of the same view.
 
     Rules (issue 3): identical -> unchanged; an added feature or changed description, tags,
-    owner, expectations or Z-order -> minor; a removed feature, a changed type, entity, TTL or
+    owner, expectations, Z-order, monitors or freshness SLA -> minor; a removed feature, a changed type, entity, TTL or
     transformation -> breaking. An added aggregation (a new feature column) is minor.
 
     Args:

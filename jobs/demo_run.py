@@ -28,6 +28,8 @@ DEMO_DAYS = 45
 LINEAGE_VIEW = "user_transaction_stats"
 TRAINING_SET = "fraud_training"
 TRAINING_SERVICE = "fraud_detection"
+DEMO_DRIFT_DAYS = 3  # the amounts of the last days are shifted, for the monitor step to detect
+MONITOR_VIEW = "user_transaction_stats"
 
 
 @dataclass
@@ -41,6 +43,8 @@ class DemoContext:
         rows: transactions to generate.
         seed: generator seed.
         days: days of data (ending yesterday, UTC).
+        drift_days: the last days whose transaction amounts are shifted (0: none); the training
+            set is labelled on the week before them and the monitor step finds the shift.
         state: results shared between steps (``demo_data``, ``plan``, ``backfills``...).
     """
 
@@ -50,6 +54,7 @@ class DemoContext:
     rows: int = DEMO_ROWS
     seed: int = DEMO_SEED
     days: int = DEMO_DAYS
+    drift_days: int = DEMO_DRIFT_DAYS
     state: dict[str, Any] = field(default_factory=dict)
     _spark: SparkSession | None = None
 
@@ -98,11 +103,17 @@ def _generate(ctx: DemoContext) -> None:
         start=start,
         days=ctx.days,
         storage_options=ctx.settings.storage.storage_options(),
+        drift_days=ctx.drift_days,
     )
     ctx.state["demo_data"] = data
     for name, uri in data.tables.items():
         ctx.console.print(f"  {name:<18} {data.rows[name]:>10,} rows  {uri}", markup=False)
     ctx.console.print(f"  days {data.start} .. {data.end}, seed {data.seed}", markup=False)
+    if ctx.drift_days:
+        ctx.console.print(
+            f"  transaction amounts of the last {ctx.drift_days} days shifted (the monitor step finds it)",
+            markup=False,
+        )
 
 
 def _apply(ctx: DemoContext) -> None:
@@ -197,16 +208,18 @@ def _lineage(ctx: DemoContext) -> None:
 
 
 def _training_set(ctx: DemoContext) -> None:
-    """Label the last week's transactions, build a PIT-correct training set, then reproduce it."""
+    """Label a week of transactions (the last one before any drifted days), build a PIT-correct
+    training set, then reproduce it."""
     from featurelake.jobs.training_set import create_training_set, reproduce_training_set
     from pyspark.sql import functions as F
 
     data = ctx.state.get("demo_data")
     end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)
     lakehouse, registry = ctx.lakehouse(), ctx.registry()
-    labels = lakehouse.read(ctx.spark, "raw_transactions", date_range=(end - timedelta(days=6), end)).select(
-        "user_id", "merchant_id", "event_timestamp", F.col("is_fraud").alias("label")
-    )
+    last = end - timedelta(days=ctx.drift_days)
+    labels = lakehouse.read(
+        ctx.spark, "raw_transactions", date_range=(last - timedelta(days=6), last)
+    ).select("user_id", "merchant_id", "event_timestamp", F.col("is_fraud").alias("label"))
     created = create_training_set(
         spark=ctx.spark,
         lakehouse=lakehouse,
@@ -217,6 +230,7 @@ def _training_set(ctx: DemoContext) -> None:
         entities=labels,
         actor=ctx.actor,
     )
+    ctx.state["training_set"] = created
     pinned = ", ".join(f"{t}@{v}" for t, v in sorted(created.feature_tables.items()))
     ctx.console.print(
         f"  training set {created.name} v{created.version}: {created.rows:,} rows -> {created.table}@"
@@ -238,6 +252,34 @@ def _training_set(ctx: DemoContext) -> None:
         from featurelake.errors import LakehouseError
 
         raise LakehouseError(f"training set {created.name} v{created.version} did not reproduce: {verdict}")
+
+
+def _monitor(ctx: DemoContext) -> None:
+    """Monitor one view's last week against the training set: the shifted days are flagged."""
+    from featurelake.jobs.monitor import MonitorOptions, monitor_view, summary_lines
+
+    created = ctx.state.get("training_set")
+    reference = f"training-set:{TRAINING_SET}" + (f":{created.version}" if created else "")
+    registry = ctx.registry()
+    try:
+        result = monitor_view(
+            ctx.spark,
+            settings=ctx.settings,
+            registry=registry,
+            lakehouse=ctx.lakehouse(),
+            options=MonitorOptions(view=MONITOR_VIEW, reference=reference),
+            actor=ctx.actor,
+        )
+    finally:
+        registry.dispose()
+    ctx.state["monitor"] = result
+    for line in summary_lines(result):
+        ctx.console.print(f"  {line}", markup=False)
+    ctx.console.print(
+        f"  exit code for a scheduler: {result.exit_code}; see `featurelake monitor status` and "
+        "`featurelake monitor report --html FILE`",
+        markup=False,
+    )
 
 
 def _online_step(target: str, ctx: DemoContext) -> None:
@@ -267,6 +309,7 @@ STEPS: list[DemoStep] = [
     DemoStep(
         "training-set", f"Point-in-time training set for {TRAINING_SERVICE}, then reproduce it", _training_set
     ),
+    DemoStep("monitor", f"Monitor {MONITOR_VIEW} against the training set (drift, freshness)", _monitor),
 ]
 
 

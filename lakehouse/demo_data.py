@@ -209,6 +209,10 @@ def _merchants(
     return table, population
 
 
+#: How much the amounts of the drifted days are multiplied by (``drift_days``).
+DRIFT_FACTOR = 2.5
+
+
 def rows_per_day(seed: int, rows: int, days: int) -> np.ndarray:
     """How many transactions each day gets (weekly seasonality, exact total ``rows``)."""
     rng = np.random.default_rng([seed, 2])
@@ -218,7 +222,7 @@ def rows_per_day(seed: int, rows: int, days: int) -> np.ndarray:
 
 
 def _day_batch(
-    seed: int, day_index: int, day: date, n: int, first_id: int, pop: _Population
+    seed: int, day_index: int, day: date, n: int, first_id: int, pop: _Population, amount_factor: float = 1.0
 ) -> pa.RecordBatch:
     rng = np.random.default_rng([seed, 3, day_index])
     day_us = _micros(datetime(day.year, day.month, day.day, tzinfo=UTC))
@@ -233,7 +237,7 @@ def _day_batch(
     foreign = country != home
     p_fraud = 0.002 * _CATEGORY_RISK[category] + 0.03 * foreign + 0.08 * pop.compromised[users]
     fraud = rng.random(n) < p_fraud
-    amount = rng.lognormal(mean=_CATEGORY_MU[category], sigma=0.9) * np.where(fraud, 3.0, 1.0)
+    amount = rng.lognormal(mean=_CATEGORY_MU[category], sigma=0.9) * np.where(fraud, 3.0, 1.0) * amount_factor
     amount = np.round(np.clip(amount, 0.5, 25_000.0), 2)
     null_amount = rng.random(n) < _NULL_AMOUNT_RATE
     chargeback = np.where(fraud, rng.random(n) < 0.7, rng.random(n) < 0.002)
@@ -260,15 +264,29 @@ def _day_batch(
 
 
 def transaction_batches(
-    *, rows: int, seed: int, start: date, days: int, users: int, merchants: int
+    *,
+    rows: int,
+    seed: int,
+    start: date,
+    days: int,
+    users: int,
+    merchants: int,
+    drift_days: int = 0,
+    drift_factor: float = DRIFT_FACTOR,
 ) -> Iterator[pa.RecordBatch]:
-    """The transactions as Arrow batches, one per day (deterministic; used by :func:`generate`)."""
+    """The transactions as Arrow batches, one per day (deterministic; used by :func:`generate`).
+
+    With ``drift_days`` > 0, the amounts of the last ``drift_days`` days are multiplied by
+    ``drift_factor`` (a distribution shift for the monitor to find); the other columns and days
+    are unchanged.
+    """
     _, pop = _users(seed, users, start)
     _, pop = _merchants(seed, merchants, start, pop)
     next_id = 1
     for i, n in enumerate(rows_per_day(seed, rows, days)):
         if n:
-            yield _day_batch(seed, i, start + timedelta(days=i), int(n), next_id, pop)
+            factor = drift_factor if i >= days - drift_days else 1.0
+            yield _day_batch(seed, i, start + timedelta(days=i), int(n), next_id, pop, factor)
         next_id += int(n)
 
 
@@ -288,6 +306,7 @@ def generate(
     users: int | None = None,
     merchants: int | None = None,
     storage_options: dict[str, str] | None = None,
+    drift_days: int = 0,
 ) -> DemoData:
     """Write the demo's raw tables (replacing any previous contents) under ``root``.
 
@@ -302,6 +321,8 @@ def generate(
         users: number of users (default: rows / 100, at least 50).
         merchants: number of merchants (default: rows / 1000, at least 20).
         storage_options: delta-rs storage options (S3 endpoint and credentials).
+        drift_days: shift the transaction amounts of the last ``drift_days`` days (x
+            :data:`DRIFT_FACTOR`), so the amount features drift there; 0 (default): no shift.
 
     Returns:
         The table URIs and row counts.
@@ -314,6 +335,8 @@ def generate(
     default_users, default_merchants = default_sizes(rows)
     users = default_users if users is None else users
     merchants = default_merchants if merchants is None else merchants
+    if not 0 <= drift_days < days:
+        raise ConfigError(f"demo generate: drift_days must be in 0..{days - 1} (days - 1), got {drift_days}")
     for label, value in (("rows", rows), ("days", days), ("users", users), ("merchants", merchants)):
         if value < 1:
             raise ConfigError(f"demo generate: {label} must be at least 1, got {value}")
@@ -336,7 +359,13 @@ def generate(
                 pa.RecordBatchReader.from_batches(
                     TRANSACTIONS_SCHEMA,
                     transaction_batches(
-                        rows=rows, seed=seed, start=start, days=days, users=users, merchants=merchants
+                        rows=rows,
+                        seed=seed,
+                        start=start,
+                        days=days,
+                        users=users,
+                        merchants=merchants,
+                        drift_days=drift_days,
                     ),
                 ),
                 ["event_date"],

@@ -7,14 +7,16 @@ stored in UTC. The migrations in ``registry/migrations/versions`` create exactly
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,7 +33,7 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 Timestamp = DateTime(timezone=True)
 
 #: The Alembic revision this code expects; a test checks it equals the migration head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class Base(DeclarativeBase):
@@ -216,6 +218,34 @@ class WatermarkRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(36))
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+
+
+class MonitorCheckRow(Base):
+    """One outcome of one monitor check (added by migration 0004): per view, feature, metric, day."""
+
+    __tablename__ = "fl_monitor_checks"
+    __table_args__ = (
+        Index("fl_ix_monitor_checks_view", "project_id", "view", "feature", "created_at"),
+        Index("fl_ix_monitor_checks_run", "run_id"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("fl_projects.id"))
+    run_id: Mapped[str] = mapped_column(String(36))
+    view: Mapped[str] = mapped_column(String(200))
+    view_version: Mapped[str] = mapped_column(String(20), default="")
+    feature: Mapped[str] = mapped_column(String(200), default="")  # "" for view-level checks
+    metric: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date | None] = mapped_column(Date)  # None: the whole detection window
+    window_start: Mapped[date | None] = mapped_column(Date)
+    window_end: Mapped[date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10))
+    warn: Mapped[float | None] = mapped_column(Float)
+    fail: Mapped[float | None] = mapped_column(Float)
+    reference: Mapped[str] = mapped_column(String(300), default="")
+    delta_versions: Mapped[Any] = mapped_column(JsonType)
+    details: Mapped[Any | None] = mapped_column(JsonType)
+    created_at: Mapped[datetime]
 
 
 class LineageNodeRow(Base):

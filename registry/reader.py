@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from featurelake.registry.database import current_revision, describe, schema_revision
-from featurelake.registry.stores import audit, erasure, lifecycle, lineage, runs, services, training, views
+from featurelake.registry.stores import (
+    audit,
+    erasure,
+    lifecycle,
+    lineage,
+    monitoring,
+    runs,
+    services,
+    training,
+    views,
+)
 from featurelake.registry.types import (
     AuditEntry,
     DataSource,
@@ -13,6 +23,7 @@ from featurelake.registry.types import (
     Entity,
     ErasureRequest,
     LineageEdge,
+    MonitorCheck,
     Node,
     Purpose,
     Run,
@@ -236,6 +247,51 @@ class RegistryReader:
         """The erasure marks (holds erased data / superseded) of training set versions."""
         with self._engine.connect() as conn:
             return erasure.training_set_marks(conn, project, name, version)
+
+    # ---------------------------------------------------------------- monitoring
+
+    def monitor_checks(
+        self,
+        project: str,
+        *,
+        view: str | None = None,
+        feature: str | None = None,
+        metric: str | None = None,
+        status: str | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        latest_run: bool = False,
+        limit: int = 10_000,
+    ) -> list[MonitorCheck]:
+        """Monitor check outcomes, newest first, filtered by view, feature, metric, status, run or time.
+
+        Args:
+            project: project name.
+            view: one view's checks.
+            feature: one feature's checks ("" for the view-level ones).
+            metric: one metric (``psi``, ``freshness_offline``, ...).
+            status: ``ok``, ``warn`` or ``fail``.
+            run_id: one monitor run's checks.
+            since: recorded at or after this time.
+            until: recorded at or before this time.
+            latest_run: only each view's newest succeeded monitor run.
+            limit: at most this many.
+        """
+        with self._engine.connect() as conn:
+            return monitoring.query(
+                conn,
+                project,
+                view=view,
+                feature=feature,
+                metric=metric,
+                status=status,
+                run_id=run_id,
+                since=since,
+                until=until,
+                latest_run=latest_run,
+                limit=limit,
+            )
 
     # ---------------------------------------------------------------- audit
 

@@ -7,7 +7,7 @@ Jobs and the CLI receive these from :class:`registry.RegistryReader` and pass th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 Status = Literal["draft", "active", "deprecated", "archived"]
@@ -23,8 +23,8 @@ ALLOWED_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
     }
 )
 
-RunKind = Literal["backfill", "materialize", "training-set", "maintenance"]
-RUN_KINDS: tuple[RunKind, ...] = ("backfill", "materialize", "training-set", "maintenance")
+RunKind = Literal["backfill", "materialize", "training-set", "maintenance", "monitor"]
+RUN_KINDS: tuple[RunKind, ...] = ("backfill", "materialize", "training-set", "maintenance", "monitor")
 RunStatus = Literal["running", "succeeded", "failed", "abandoned"]
 # "reproduce": rebuild a registered training set from its pinned inputs; archived versions stay
 # readable for that (archiving stops new use, not the audit of what was already built).
@@ -38,6 +38,7 @@ NodeKind = Literal[
     "feature_service_version",
     "training_set",
     "model",
+    "monitor_run",
 ]
 NODE_KINDS: tuple[NodeKind, ...] = (
     "data_source",
@@ -46,6 +47,7 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     "feature_service_version",
     "training_set",
     "model",
+    "monitor_run",
 )
 Direction = Literal["upstream", "downstream"]
 
@@ -338,6 +340,11 @@ class Node:
         return cls("model", name_or_uri, "")
 
     @classmethod
+    def monitor_run(cls, view: str, run_id: str) -> Node:
+        """A monitor run of a view (the run id is the version)."""
+        return cls("monitor_run", view, run_id)
+
+    @classmethod
     def parse(cls, text: str) -> Node:
         """Parse ``kind:name[@version]``, e.g. ``data_source:raw.tx@3`` or ``feature_view_version:stats@1.0``.
 
@@ -384,6 +391,48 @@ class TrainingSet:
     created_by: str
     created_at: datetime
     run_id: str | None
+
+
+@dataclass(frozen=True)
+class MonitorCheck:
+    """One outcome of one monitor check: a metric of a view (or of one feature) on a day.
+
+    Attributes:
+        view: the feature view.
+        feature: the feature ("" for view-level checks: freshness, coverage, skew).
+        metric: ``psi``, ``ks``, ``js``, ``null_rate``, ``mean_shift``, ``freshness_offline``,
+            ``freshness_online``, ``online_coverage`` or ``skew``.
+        status: ``ok``, ``warn`` or ``fail``.
+        value: the metric's value (None when it could not be computed).
+        day: the day checked (None: the whole detection window).
+        window_start: first day of the detection window.
+        window_end: last day of the detection window.
+        warn: the warning threshold applied.
+        fail: the failure threshold applied.
+        reference: the reference (``training-set:NAME:VERSION``, ``window:A..B``, ``previous``).
+        delta_versions: Delta tables read, table -> version.
+        details: anything else (p-value, sample sizes, ages in seconds).
+        view_version: the view version checked.
+        run_id: the monitor run (set when read back).
+        created_at: when it was recorded (set when read back).
+    """
+
+    view: str
+    feature: str
+    metric: str
+    status: str
+    value: float | None
+    day: date | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    warn: float | None = None
+    fail: float | None = None
+    reference: str = ""
+    delta_versions: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] | None = None
+    view_version: str = ""
+    run_id: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

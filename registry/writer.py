@@ -9,8 +9,17 @@ from typing import Any, Literal
 
 from featurelake.registry.database import check_connection, make_engine, migrate, run_write
 from featurelake.registry.reader import RegistryReader
-from featurelake.registry.stores import definitions, erasure, lifecycle, lineage, runs, training
-from featurelake.registry.types import Definitions, JoinKey, Node, Plan, RunKind, Status, TableVersion
+from featurelake.registry.stores import definitions, erasure, lifecycle, lineage, monitoring, runs, training
+from featurelake.registry.types import (
+    Definitions,
+    JoinKey,
+    MonitorCheck,
+    Node,
+    Plan,
+    RunKind,
+    Status,
+    TableVersion,
+)
 from sqlalchemy import Connection
 
 from featurelake.errors import RegistryError
@@ -233,6 +242,42 @@ class Registry(RegistryReader):
                 report=report,
                 actor=actor,
             )
+            for src, dst in lineage_edges:
+                lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
+
+        run_write(self._engine, write)
+
+    def finish_monitor_run(
+        self,
+        run_id: str,
+        *,
+        checks: Sequence[MonitorCheck],
+        rows_in: int | None = None,
+        inputs: Sequence[TableVersion | dict[str, Any]] = (),
+        outputs: Sequence[TableVersion | dict[str, Any]] = (),
+        report: dict[str, Any] | None = None,
+        lineage_edges: Sequence[tuple[Node, Node]] = (),
+    ) -> None:
+        """Finish a monitor run as succeeded with its check outcomes and lineage, in one transaction.
+
+        Raises:
+            RegistryError: unknown or finished run, or a check with an unknown status.
+        """
+
+        def write(conn: Connection) -> None:
+            project = runs.finish(
+                conn,
+                run_id,
+                status="succeeded",
+                rows_in=rows_in,
+                rows_out=len(checks),
+                inputs=list(inputs),
+                outputs=list(outputs),
+                error=None,
+                report=report,
+                actor=None,
+            )
+            monitoring.insert_checks(conn, project=project, run_id=run_id, checks=checks)
             for src, dst in lineage_edges:
                 lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
 

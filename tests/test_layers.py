@@ -31,6 +31,7 @@ ROOMS = {
         "featurelake.spec",
         "featurelake.repo",
         "featurelake.actor",
+        "featurelake.monitors",
         "featurelake.config",
     ],
     "lakehouse": ["featurelake.lakehouse"],
@@ -40,6 +41,7 @@ ROOMS = {
     "cli": ["featurelake.cli"],
     "server": ["featurelake.server"],
     "feast_plugins": ["featurelake.feast_plugins"],
+    "monitoring": ["featurelake.monitoring"],
 }
 
 # room -> rooms it may import (besides itself). The application rooms (cli, server,
@@ -52,7 +54,8 @@ ALLOWED = {
     "jobs": {"kernel", "lakehouse", "registry", "localstack"},
     "server": {"kernel", "jobs", "lakehouse", "registry"},
     "feast_plugins": {"kernel", "jobs", "lakehouse", "registry"},
-    "cli": {"kernel", "jobs", "lakehouse", "registry", "localstack", "server"},
+    "monitoring": {"kernel", "jobs", "lakehouse", "registry"},
+    "cli": {"kernel", "jobs", "lakehouse", "registry", "localstack", "server", "monitoring"},
 }
 
 # third-party engines a room must never import

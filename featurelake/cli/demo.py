@@ -83,11 +83,18 @@ def generate(
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.option("--days", type=click.IntRange(min=1), default=45, show_default=True, help="Days of data.")
+@click.option(
+    "--drift-days",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Shift the transaction amounts of the last N days (the monitor step detects it); 0: no shift.",
+)
 @pass_app
-def run(app: AppContext, rows: int, seed: int, days: int) -> None:
+def run(app: AppContext, rows: int, seed: int, days: int, drift_days: int) -> None:
     """The main job end to end: generate -> apply -> backfill every view -> describe -> lineage (and more steps)."""
     from featurelake.jobs.demo_run import DemoContext, run_demo
 
     ctx = DemoContext(settings=app.settings, actor=app.actor, console=app.console)
-    ctx.rows, ctx.seed, ctx.days = rows, seed, days
+    ctx.rows, ctx.seed, ctx.days, ctx.drift_days = rows, seed, days, drift_days
     run_demo(ctx)

@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "plan": "featurelake.cli.apply:plan",
     "registry": "featurelake.cli.registry:registry",
     "materialize": "featurelake.cli.materialize:materialize",
+    "monitor": "featurelake.cli.monitor:monitor",
     "online": "featurelake.cli.online:online",
     "serve": "featurelake.cli.serve:serve",
     "services": "featurelake.cli.services:services",

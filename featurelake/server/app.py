@@ -7,6 +7,8 @@
 * ``GET /registry/feature-views``, ``/registry/entities``, ``/registry/feature-services``:
   read-only registry listings with lifecycle status.
 * ``GET /openapi.json`` (and ``/docs``): the OpenAPI document.
+* ``GET /metrics``: Prometheus metrics (:mod:`featurelake.server.metrics`): latency per feature
+  service, value statuses per view, errors.
 
 Bodies over ``max_request_bytes`` get 413; malformed JSON gets 400 with the parser's reason;
 a request naming unknown views, features or entity keys gets 400 with every problem listed.
@@ -15,17 +17,20 @@ a request naming unknown views, features or entity keys gets 400 with every prob
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from featurelake.jobs.online import OnlineFeatureClient
+from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+_ERROR_KINDS = {400: "bad_request", 413: "too_large", 503: "unavailable", 500: "internal"}
 
 
 class GetOnlineFeaturesRequest(BaseModel):
@@ -80,6 +85,8 @@ def create_app(
         version="1",
     )
 
+    metrics = ServingMetrics()
+
     def error(status: int, detail: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": detail})
 
@@ -110,6 +117,22 @@ def create_app(
     )
     async def get_online_features(request: Request) -> Any:
         """Look up online features for entity rows (Feast's request/response shape)."""
+        started = time.perf_counter()
+        try:
+            response = await _get_online_features(request)
+        except Exception:
+            metrics.record(service=None, seconds=time.perf_counter() - started, code=500, error="internal")
+            raise
+        metrics.record(
+            service=getattr(request.state, "feature_service", None),
+            seconds=time.perf_counter() - started,
+            code=response.status_code,
+            error=_ERROR_KINDS.get(response.status_code) if response.status_code >= 400 else None,
+            **getattr(request.state, "served", {}),
+        )
+        return response
+
+    async def _get_online_features(request: Request) -> Any:
         try:
             raw = await read_body(request)
         except _TooLarge as err:
@@ -127,6 +150,7 @@ def create_app(
         except ValidationError as err:
             problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
             return error(400, problems)
+        request.state.feature_service = req.feature_service
         try:
             response = sdk.get_online_features(
                 entity_rows=req.entities,
@@ -138,7 +162,14 @@ def create_app(
             return error(503, str(err))
         except FeatureStoreError as err:
             return error(400, getattr(err, "problems", None) or str(err))
+        refs = sdk.catalog.resolve(features=req.features or None, feature_service=req.feature_service)
+        request.state.served = {"refs": refs, "names": response.names, "statuses": response.statuses}
         return JSONResponse(response.to_feast_json())
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Any:
+        """Prometheus metrics: latency per feature service, value statuses per view, errors."""
+        return Response(metrics.exposition(), media_type=metrics.content_type)
 
     @app.get("/health")
     def health() -> Any:

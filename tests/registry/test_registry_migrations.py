@@ -37,7 +37,7 @@ def test_code_expects_the_migration_head() -> None:
     from alembic.config import Config
 
     head = ScriptDirectory.from_config(Config(str(MIGRATIONS_DIR / "alembic.ini"))).get_current_head()
-    assert head == SCHEMA_REVISION == "0003"
+    assert head == SCHEMA_REVISION == "0004"
 
 
 class MigrationContract:
@@ -50,9 +50,9 @@ class MigrationContract:
         unmigrated.dispose()
         result = _cli(url, "registry", "migrate")
         assert result.returncode == 0, result.stderr
-        assert "migration (empty) -> 0003" in result.stdout
+        assert "migration (empty) -> 0004" in result.stdout
         reg = open_registry(url)
-        assert reg.revision() == "0003"
+        assert reg.revision() == "0004"
         # the models and the migrations describe the same schema
         with reg.engine.connect() as conn:
             diffs = compare_metadata(
@@ -81,13 +81,13 @@ class MigrationContract:
         behind = open_registry(url, ready=False)
         with pytest.raises(
             RegistryError,
-            match="is at migration 0001, this featurelake needs 0003; run `featurelake registry migrate`",
+            match="is at migration 0001, this featurelake needs 0004; run `featurelake registry migrate`",
         ):
             behind.check_schema()
         behind.dispose()
         result = _cli(url, "registry", "migrate")
         assert result.returncode == 0, result.stderr
-        assert "migration 0001 -> 0003" in result.stdout
+        assert "migration 0001 -> 0004" in result.stdout
         reg = open_registry(url)
         run = reg.get_run("run-1")
         assert (run.project, run.actor, run.status) == (
@@ -105,7 +105,7 @@ class TestSQLiteMigrations(MigrationContract):
 
     def test_sqlite_auto_migrates_on_first_use(self, tmp_path: Path) -> None:
         reg = open_registry(f"sqlite:///{tmp_path / 'auto.db'}")
-        assert reg.revision() == "0003"
+        assert reg.revision() == "0004"
         reg.dispose()
 
 

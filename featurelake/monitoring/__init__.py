@@ -1,0 +1,1 @@
+"""Feature health monitoring (application room): the HTML report."""
