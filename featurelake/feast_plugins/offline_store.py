@@ -39,9 +39,9 @@ from featurelake.lakehouse.pit import (
     EVENT_TS,
     ViewRequest,
     entity_bounds,
-    feature_date_range,
     point_in_time_join,
 )
+from featurelake.spec import partitions_to_read
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -141,7 +141,8 @@ def _feature_frame(
     lakehouse, table = _table_location(source, repo_path)
     key_map = fv.projection.join_key_map or {}
     keys = [c.name for c in fv.entity_columns]
-    date_range = feature_date_range(bounds, fv.ttl)
+    # A Feast source may be partitioned by the plain UTC date as well as by the spec's rule.
+    date_range = partitions_to_read(bounds.min_ts, bounds.max_ts, fv.ttl, also_plain_dates=True)
     frame = lakehouse.read(spark, table, date_range=date_range)
     renames = {source.timestamp_field: EVENT_TS}
     if source.created_timestamp_column:
@@ -316,7 +317,10 @@ def _pull(
 
     spark = _spark(config)
     lakehouse, table = _table_location(data_source, Path(config.repo_path) if config.repo_path else None)
-    date_range = (start.date(), end.date()) if start is not None and end is not None else None
+    date_range = None
+    if start is not None and end is not None:
+        # Rows in [start, end] are what an entity row at `end` with a TTL of `end - start` can use.
+        date_range = partitions_to_read(end, end, end - start, also_plain_dates=True)
     frame = lakehouse.read(spark, table, date_range=date_range)
     cond = F.lit(True)
     if start is not None:
