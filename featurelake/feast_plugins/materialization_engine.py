@@ -213,6 +213,6 @@ def _in_featurelake_registry(settings: Any, view: str) -> bool:
 
     registry = open_registry(settings.registry_url)
     try:
-        return any(v.name == view for v in registry.list_views(settings.project))
+        return any(v.name == view for v in registry.list_views(settings.project, include_removed=True))
     finally:
         registry.dispose()
