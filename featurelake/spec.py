@@ -160,6 +160,42 @@ def partitions_covering(lo: datetime, hi: datetime) -> tuple[date, date]:
     return event_date_of(lo), event_date_of(hi)
 
 
+def partitions_to_read(
+    earliest: datetime,
+    latest: datetime,
+    ttl: timedelta | None,
+    *,
+    also_plain_dates: bool = False,
+) -> tuple[date, date]:
+    """The ``event_date`` partitions a point-in-time lookup must read, by the partitioning rule.
+
+    Entity rows timestamped in ``[earliest, latest]`` can use feature rows with
+    ``earliest - ttl <= event_timestamp <= latest`` (both edges inclusive), so the partitions are
+    :func:`partitions_covering` of that range. A feature row exactly ``ttl`` old and stamped at
+    midnight sits in the partition of the day before its date, and is read. Every reader of a
+    view's table for entity rows (``get_historical_features``, training sets, the Feast offline
+    store) derives its range here.
+
+    Args:
+        earliest: the earliest entity timestamp (timezone-aware).
+        latest: the latest entity timestamp (timezone-aware).
+        ttl: the view's TTL; None or zero means no age limit (read from the first partition).
+        also_plain_dates: also cover tables partitioned by the plain UTC date of the timestamp
+            (Feast sources written by other tools): their partition of a midnight row is one day
+            later than the spec's, so the range ends one day later.
+
+    Returns:
+        (first partition, last partition), inclusive; ``date.min`` first when there is no TTL.
+    """
+    if ttl is not None and ttl > timedelta(0):
+        first, last = partitions_covering(_utc(earliest) - ttl, latest)
+    else:
+        first, last = date.min, event_date_of(latest)
+    if also_plain_dates:
+        last = max(last, _utc(latest).date())
+    return first, last
+
+
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC)

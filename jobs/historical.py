@@ -15,7 +15,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +28,12 @@ from featurelake.lakehouse.pit import (
     check_entity_columns,
     entity_bounds,
     entity_frame_from_pandas,
-    feature_date_range,
     normalize_timestamp_column,
     point_in_time_join,
 )
 
 from featurelake.errors import DefinitionError, LakehouseError, RegistryError
+from featurelake.spec import partitions_to_read
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -321,7 +320,7 @@ def read_view(
     *,
     version: int | None = None,
 ) -> tuple[ViewRequest, int]:
-    """Read one view's table at a pinned version, only the partitions [min ts - ttl, max ts].
+    """Read one view's table at a pinned version, only the partitions :func:`featurelake.spec.partitions_to_read` names.
 
     Warns :class:`NoFeatureDataWarning` (with the range) when no file of the table falls in
     that range: every entity row then gets nulls for this view.
@@ -336,8 +335,7 @@ def read_view(
         )
     pinned = lakehouse.version(view.table) if version is None else version
     ttl = view.view.ttl
-    date_range = feature_date_range(bounds, ttl)
-    read_range = date_range if date_range is not None else (date(1, 1, 1), bounds.max_ts.date())
+    read_range = partitions_to_read(bounds.min_ts, bounds.max_ts, ttl)
     files = lakehouse.files(view.table, version=pinned, date_range=read_range)
     if not files:
         warnings.warn(
@@ -347,7 +345,7 @@ def read_view(
             NoFeatureDataWarning,
             stacklevel=3,
         )
-    frame = lakehouse.read(spark, view.table, version=pinned, date_range=date_range)
+    frame = lakehouse.read(spark, view.table, version=pinned, date_range=read_range)
     columns = [
         *view.view.join_keys,
         EVENT_TS,

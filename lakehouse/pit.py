@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from featurelake.errors import DefinitionError
@@ -279,17 +279,6 @@ def entity_bounds(
     if problems:
         raise EntityDataError(problems)
     return EntityBounds(min_ts=_utc(row["lo"]), max_ts=_utc(row["hi"]), rows=int(row["n"]))
-
-
-def feature_date_range(bounds: EntityBounds, ttl: timedelta | None) -> tuple[date, date] | None:
-    """The ``event_date`` partitions a view's table must be read for: [min ts - ttl, max ts].
-
-    Returns None when the view has no TTL (every partition up to the max date may qualify,
-    so the caller reads from the start: ``(date.min, max date)`` is not useful to prune).
-    """
-    if ttl is None or ttl <= timedelta(0):
-        return None
-    return ((bounds.min_ts - ttl).date(), bounds.max_ts.date())
 
 
 def _utc(value: datetime) -> datetime:

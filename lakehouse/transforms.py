@@ -40,7 +40,7 @@ from featurelake.spec import (
 
 if TYPE_CHECKING:
     from featurelake.lakehouse.tables import Lakehouse
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 # Feast type names (featurelake registry feature dtypes) and Feast ValueType names (join keys)
 # -> the Spark SQL type a feature table stores them as.
@@ -413,6 +413,17 @@ def compute_view(
     )
 
 
+def event_date_column(timestamp: str = EVENT_TIMESTAMP) -> Column:
+    """The ``event_date`` partition of each row, by the spec's rule (:func:`featurelake.spec.event_date_of`).
+
+    The UTC date of ``timestamp - 1 µs``: a row stamped exactly at midnight belongs to the day
+    that just ended. Needs the session time zone to be UTC (see :mod:`featurelake.lakehouse.spark`).
+    """
+    from pyspark.sql import functions as F
+
+    return F.to_date(F.timestamp_micros(F.unix_micros(F.col(timestamp)) - 1))
+
+
 def to_feature_layout(
     df: DataFrame, *, join_keys: Sequence[str], features: Sequence[str], created: datetime
 ) -> DataFrame:
@@ -428,7 +439,7 @@ def to_feature_layout(
         *join_keys,
         F.col(EVENT_TIMESTAMP),
         F.timestamp_micros(F.lit(created_us)).alias(CREATED_TIMESTAMP),
-        F.to_date(F.timestamp_micros(F.unix_micros(F.col(EVENT_TIMESTAMP)) - 1)).alias(EVENT_DATE),
+        event_date_column().alias(EVENT_DATE),
         *features,
     )
 

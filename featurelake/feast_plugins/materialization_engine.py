@@ -15,6 +15,12 @@ so the values land exactly where Feast's readers look, over the same TLS and AUT
 featurelake.yaml also sets ``online.ssl``, ``ssl_ca_file``, ``password_env`` or ``username_env``,
 they must agree with the connection string, or the job fails with one ConfigError listing each
 difference (see :mod:`featurelake.config.redis_connection`). The key TTL and replica acks stay featurelake's.
+
+A view defined only in Feast (``feast apply`` without a featurelake spec, so not in featurelake's
+registry) is materialized from its own batch source: the offline store's
+``pull_latest_from_table_or_query`` over the window (featurelake's offline store hands over the
+Spark DataFrame), then featurelake's Spark online writer (newer-wins, Feast's layout); Feast's
+progress bar advances once per view with the rows written.
 """
 
 from __future__ import annotations
@@ -131,8 +137,11 @@ class FeaturelakeSparkEngine(ComputeEngine):
 
         job_id = f"{task.feature_view.name}-{uuid.uuid4().hex[:8]}"
         try:
+            settings = self._settings()
+            if not _in_featurelake_registry(settings, task.feature_view.name):
+                return self._materialize_feast_view(task, settings, job_id)
             result = run(
-                settings=self._settings(),
+                settings=settings,
                 view=task.feature_view.name,
                 actor=self.config.actor,
                 start=task.start_time,
@@ -141,3 +150,69 @@ class FeaturelakeSparkEngine(ComputeEngine):
         except Exception as err:  # noqa: BLE001 - Feast raises the job's error itself
             return FeaturelakeMaterializationJob(job_id, error=err)
         return FeaturelakeMaterializationJob(result.run_id, result=result)
+
+    def _materialize_feast_view(
+        self, task: MaterializationTask, settings: Any, job_id: str
+    ) -> MaterializationJob:
+        """A view defined only in Feast (no featurelake spec): its source's latest rows in the
+        window, read by the offline store, written by featurelake's Spark online writer."""
+        from pyspark.sql import functions as F
+
+        from featurelake.jobs.materialize import redis_target
+        from featurelake.jobs.online import online_view_from_feast
+        from featurelake.lakehouse.online.spark_writer import write_online
+
+        fv = task.feature_view
+        source = fv.batch_source
+        keys = [c.name for c in fv.entity_columns]
+        features = [f.name for f in fv.features]
+        # pull_* take the source's own column names; the view's are its field_mapping's targets.
+        mapping = source.field_mapping or {}
+        back = {dst: src for src, dst in mapping.items()}
+        job = self.offline_store.pull_latest_from_table_or_query(
+            config=self.repo_config,
+            data_source=source,
+            join_key_columns=[back.get(k, k) for k in keys],
+            feature_name_columns=[back.get(f, f) for f in features],
+            timestamp_field=back.get(source.timestamp_field, source.timestamp_field),
+            created_timestamp_column=back.get(
+                source.created_timestamp_column, source.created_timestamp_column
+            )
+            if source.created_timestamp_column
+            else None,
+            start_date=task.start_time,
+            end_date=task.end_time,
+        )
+        if hasattr(job, "to_spark_df"):
+            frame = job.to_spark_df()
+        else:  # another offline store: its rows, handed to Spark
+            from featurelake.lakehouse.spark import build_spark_session
+
+            spark = build_spark_session(
+                app_name="featurelake-feast-materialize", master=settings.spark.master
+            )
+            frame = spark.createDataFrame(job.to_df())
+        for src, dst in mapping.items():
+            if src in frame.columns and src != dst:
+                frame = frame.withColumnRenamed(src, dst)
+        frame = frame.withColumnRenamed(source.timestamp_field, "event_timestamp")
+        frame = frame.select(*keys, F.col("event_timestamp"), *features)
+        online_view = online_view_from_feast(fv)
+        bar = task.tqdm_builder(1) if task.tqdm_builder else None
+        stats = write_online(frame, view=online_view, target=redis_target(settings))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(written=stats.written, skipped_older=stats.skipped_older)
+            bar.close()
+        return FeaturelakeMaterializationJob(job_id, result=stats)
+
+
+def _in_featurelake_registry(settings: Any, view: str) -> bool:
+    """True if featurelake's registry defines ``view`` (it then has a spec and a feature table)."""
+    from featurelake.registry import open_registry
+
+    registry = open_registry(settings.registry_url)
+    try:
+        return any(v.name == view for v in registry.list_views(settings.project, include_removed=True))
+    finally:
+        registry.dispose()

@@ -1,4 +1,9 @@
-"""A tiny fraud-like world for the training-set tests: SQLite registry + local Delta tables."""
+"""A tiny fraud-like world for the training-set tests: SQLite registry + local Delta tables.
+
+The feature tables are partitioned exactly as the spec says (:func:`featurelake.spec.event_date_of`:
+the UTC date of ``event_timestamp - 1 µs``), as a backfill writes them, so partition pruning is
+tested against the real layout.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featurelake.lakehouse.transforms import event_date_column
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROJECT = "pit"
@@ -30,7 +36,7 @@ class World:
         df = self.spark.createDataFrame(
             rows,
             "user_id long, event_timestamp timestamp, created_timestamp timestamp, spend double, txns long",
-        ).selectExpr("*", "to_date(event_timestamp) AS event_date")
+        ).withColumn("event_date", event_date_column())
         return self.lakehouse.write(
             df, self.user_table, mode=mode, partition_by=["event_date"], replace_range=replace_range
         )
@@ -38,7 +44,7 @@ class World:
     def write_merchants(self, rows: list[tuple], *, mode: str = "append"):
         df = self.spark.createDataFrame(
             rows, "merchant_id string, event_timestamp timestamp, created_timestamp timestamp, risk double"
-        ).selectExpr("*", "to_date(event_timestamp) AS event_date")
+        ).withColumn("event_date", event_date_column())
         return self.lakehouse.write(df, self.merchant_table, mode=mode, partition_by=["event_date"])
 
 

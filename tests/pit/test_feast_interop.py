@@ -127,7 +127,8 @@ def test_feast_get_historical_features_through_our_plugin_equals_our_api(world, 
 def test_feast_file_store_serves_rows_removed_from_the_delta_log_where_we_are_right(world, tmp_path):
     # A correction: day 4 is recomputed and user 1's day-4 row (40.0) turns out not to exist.
     # replace_range removes the old file from the Delta log; the file stays on disk until vacuum.
-    world.write_users([(2, day(4), day(4, 2), 201.0, 21)], replace_range=(date(2026, 1, 4), date(2026, 1, 4)))
+    # A row stamped at day 4 00:00 sits in partition 2026-01-03 (the spec's rule).
+    world.write_users([(2, day(4), day(4, 2), 201.0, 21)], replace_range=(date(2026, 1, 3), date(2026, 1, 3)))
     ents = pd.DataFrame(
         {
             "row_id": [1, 2, 3, 4],

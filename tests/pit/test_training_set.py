@@ -103,13 +103,16 @@ def test_entity_table_name_is_read_through_the_lakehouse(world):
 
 def test_only_partitions_in_entity_range_minus_ttl_are_read(world):
     # A row on day 20 is outside [day 3 - 2d, day 3]: pruning must skip its partition, and with it
-    # a row the join would otherwise never pick anyway. We check the files actually listed.
-    world.write_users([(1, day(20), day(20), 999.0, 9)])
+    # a row the join would otherwise never pick anyway. We check the files actually listed. Rows
+    # stamped at midnight sit in the partition of the day before (the spec's rule), so the range
+    # is event_date_of(day 1 00:00) = 2025-12-31 .. event_date_of(day 3 00:00) = 2026-01-02.
+    world.write_users([(1, day(20), day(20), 999.0, 9), (1, day(3, 1), day(3, 1), 31.0, 3)])
     ent = world.spark.createDataFrame(entities_pdf([(1, 1, "a", day(3))]))
     frame = historical(world, ent, features=["user_stats:spend"])
     files = frame.inputFiles()
-    assert files and all("event_date=2026-01-20" not in f for f in files)
-    assert any("event_date=2026-01-02" in f for f in files)
+    assert files and all("event_date=2026-01-19" not in f and "event_date=2026-01-03" not in f for f in files)
+    assert any("event_date=2025-12-31" in f for f in files)
+    assert any("event_date=2026-01-01" in f for f in files)
 
 
 # ----- bad input -------------------------------------------------------------------------------
@@ -152,8 +155,9 @@ def test_no_data_for_the_period_warns_with_the_range(world):
         out = by_row(historical(world, ent, features=["user_stats:spend", "merchant_risk:risk"]))
     messages = {str(w.message).split("'")[1]: str(w.message) for w in record}
     assert set(messages) == {"user_stats", "merchant_risk"}
-    assert "2026-02-27..2026-03-01" in messages["user_stats"]  # [max ts - 2d ttl, max ts]
-    assert "2026-02-26..2026-03-01" in messages["merchant_risk"]  # 3-day ttl
+    # partitions_covering([max ts - ttl, max ts]): a midnight instant's partition is the day before
+    assert "2026-02-26..2026-02-28" in messages["user_stats"]  # 2-day ttl
+    assert "2026-02-25..2026-02-28" in messages["merchant_risk"]  # 3-day ttl
     assert out[1]["spend"] is None and out[1]["risk"] is None
 
 
@@ -371,7 +375,7 @@ def test_reproduce_reports_different_when_a_pinned_file_was_rewritten(world):
     created = _build(world, "tampered")
     pinned = created.feature_tables[world.user_table]
     dt = DeltaTable(world.lakehouse.table_uri(world.user_table), version=pinned)
-    path = next(p for p in dt.file_uris() if "event_date=2026-01-02" in p)
+    path = next(p for p in dt.file_uris() if "event_date=2026-01-01" in p)
     table = pq.read_table(path)
     pq.write_table(
         table.set_column(table.schema.get_field_index("spend"), "spend", pc.multiply(table["spend"], 2.0)),
