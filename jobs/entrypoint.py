@@ -20,6 +20,7 @@ from featurelake.errors import (
     DefinitionError,
     FeatureStoreError,
     LakehouseError,
+    MonitorError,
     RegistryError,
     RunConflictError,
     ServiceUnavailableError,
@@ -34,11 +35,13 @@ EXIT_BAD_INPUT = 2  # bad arguments, settings or definitions, unknown names (cli
 EXIT_UNAVAILABLE = 3  # a service did not answer: PostgreSQL, Redis, S3, the Spark master
 EXIT_CHECK_FAILED = 4  # the data failed a check: expectations (backfill), mismatches (online check)
 EXIT_CONFLICT = 5  # another live run holds the same view and days (retry later, or --wait)
+EXIT_WARN = 6  # `featurelake monitor`: at least one check warned, none failed
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the job failed (read the red line); 2 bad input (arguments, settings, "
     "definitions, unknown names); 3 a service did not answer (PostgreSQL, Redis, S3, Spark); 4 the data "
-    "failed a check (expectations, online/offline mismatches); 5 another run holds the same view and days."
+    "failed a check (expectations, online/offline mismatches, a failed monitor check); 5 another run holds "
+    "the same view and days; 6 a monitor check warned (none failed)."
 )
 
 
@@ -54,7 +57,7 @@ def exit_code_for(err: FeatureStoreError) -> int:
         return EXIT_UNAVAILABLE
     if isinstance(err, ValidationFailedError | CheckFailedError):
         return EXIT_CHECK_FAILED
-    if isinstance(err, ConfigError | DefinitionError | RegistryError | TableNotFoundError):
+    if isinstance(err, ConfigError | DefinitionError | RegistryError | TableNotFoundError | MonitorError):
         return EXIT_BAD_INPUT
     return EXIT_ERROR
 

@@ -46,11 +46,13 @@ if TYPE_CHECKING:
 
     from featurelake.config.settings import Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WARN, EXIT_FAIL = 0, 1, 2, 3, 4
+# The project's exit codes (jobs/entrypoint.py) plus one for a monitor that only warned.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAIL, EXIT_WARN = 0, 1, 2, 4, 6
 EXIT_CODES = {"ok": EXIT_OK, "warn": EXIT_WARN, "fail": EXIT_FAIL}
 EXIT_HELP = (
-    "Exit codes: 0 every check ok; 3 at least one warning; 4 at least one failure; "
-    "1 the run could not run (bad input, nothing written); 2 a usage error."
+    "Exit codes: 0 every check ok; 6 at least one warning and no failure; 4 at least one failure; "
+    "2 bad input (unknown view or reference, empty window, bad thresholds; nothing written); "
+    "3 a service did not answer; 1 the run failed for another reason."
 )
 DEFAULT_DAYS = 7
 DAY = "event_date"
@@ -110,7 +112,7 @@ class MonitorResult:
 
     @property
     def exit_code(self) -> int:
-        """0 ok, 3 warn, 4 fail."""
+        """0 ok, 6 warn, 4 fail."""
         return EXIT_CODES[self.outcome]
 
     def to_dict(self) -> dict[str, Any]:
@@ -676,7 +678,7 @@ def parse_day(text: str | None, *, option: str) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """spark-submit entry point; returns the exit code (0 ok, 3 warn, 4 fail, 1 error)."""
+    """spark-submit entry point; returns the exit code (0 ok, 6 warn, 4 fail, 2 bad input, 1 error)."""
     from featurelake.actor import resolve_actor
     from featurelake.config.settings import load_settings
 
@@ -703,8 +705,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         result = run(settings=load_settings(args.config), options=options, actor=resolve_actor(args.actor))
     except FeatureStoreError as err:
+        from featurelake.jobs.entrypoint import exit_code_for
+
         print(f"Error: {err}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_code_for(err)
     for line in summary_lines(result):
         print(line)
     print(f"run {result.run_id}; exit {result.exit_code}")

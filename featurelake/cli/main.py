@@ -66,7 +66,8 @@ def cli(ctx: click.Context, config_path: str | None, actor: str | None, debug: b
     Exit codes: 0 ok; 1 the job failed (read the red line); 2 bad input (arguments,
     settings, definitions, unknown names); 3 a service did not answer (PostgreSQL, Redis,
     S3, Spark); 4 the data failed a check (expectations, online/offline mismatches,
-    a training set that does not reproduce); 5 another run holds the same view and days.
+    a training set that does not reproduce, a failed monitor check); 5 another run
+    holds the same view and days; 6 a monitor check warned (none failed).
     """
     ctx.obj = AppContext(config_path=config_path, actor_option=actor, debug=debug)
 
