@@ -98,14 +98,13 @@ def skipping(lakehouse, table: str, user_id: int, *, version: int | None = None)
 
 
 def run_scale(spark, rows: int, ranges: list[int], workdir: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    from featurelake.config.settings import load_settings_from_dict
     from featurelake.jobs.apply import apply_repo
     from featurelake.jobs.backfill import BackfillOptions, run_backfill
     from featurelake.lakehouse.demo_data import generate
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.lakehouse.transforms import compute_view, computed_at, pin_sources, source_ranges
     from featurelake.registry import open_registry
-
-    from featurelake.config.settings import load_settings_from_dict
     from featurelake.repo import load_repo
 
     home = workdir / f"scale_{rows}"

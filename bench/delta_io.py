@@ -26,11 +26,12 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
 from featurelake.lakehouse import Lakehouse
 from featurelake.lakehouse.schema import table_arrow_schema
 from featurelake.lakehouse.spark import build_spark_session
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 ROOT = Path(__file__).resolve().parents[1]
 

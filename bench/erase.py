@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
+
 from featurelake.lakehouse import Lakehouse
 from featurelake.lakehouse.erasure import delete_keys
 

@@ -110,13 +110,13 @@ def main() -> int:
 
 def _run(args: argparse.Namespace, work: Path) -> int:
     from deltalake import write_deltalake
+
+    from featurelake.config.settings import Settings
     from featurelake.jobs.monitor import MonitorOptions, monitor_view
     from featurelake.lakehouse.monitoring.profiles import feature_kinds, profile, reference_bins
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef, open_registry
-
-    from featurelake.config.settings import Settings
 
     print(
         f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; rows {args.rows:,} x 12 features, {args.days} days"

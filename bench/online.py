@@ -150,7 +150,6 @@ def time_calls(fn, keys: list[int]) -> tuple[float, float]:
 # --------------------------------------------------------------------------- server
 def serve_main(project: str, nodes: list[str], port: int) -> None:
     from featurelake.jobs.online import OnlineFeatureClient
-
     from featurelake.server.app import create_app, serve
 
     sdk = OnlineFeatureClient.connect(catalog(project), nodes)

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from featurelake.config.settings import OnlineSettings
+from featurelake.errors import ConfigError, DefinitionError
 from featurelake.registry import (
     Definitions,
     EntityDef,
@@ -30,9 +33,6 @@ from featurelake.registry import (
     SourceDef,
     ViewDef,
 )
-
-from featurelake.config.settings import OnlineSettings
-from featurelake.errors import ConfigError, DefinitionError
 
 
 def _source_def(source: Any) -> SourceDef:

@@ -46,11 +46,11 @@ import click
 from featurelake.errors import DefinitionError, FeatureStoreError
 
 if TYPE_CHECKING:
-    from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.registry import Registry, ViewVersion
     from pyspark.sql import SparkSession
 
     from featurelake.config.settings import Settings
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import Registry, ViewVersion
     from featurelake.spec import ViewSpec
 
 log = logging.getLogger("featurelake.backfill")
@@ -574,7 +574,6 @@ def _stage(
 ) -> None:
     """Compute every chunk and append it to the run's private staging table."""
     from featurelake.lakehouse.transforms import compute_view, wrap_transform_errors
-
     from featurelake.spec import EVENT_DATE
 
     join_keys = {k.name: k.dtype for k in vv.entities}
@@ -632,7 +631,6 @@ def _validate_and_commit(
 ) -> None:
     """Validate every staged row, then commit each range with one replace_range and Z-order it."""
     from featurelake.lakehouse.validation import ExpectationsFailed, gx_expectations, validate_dataframe
-
     from featurelake.spec import EVENT_DATE
 
     total = len(result.chunks) + 2
@@ -903,11 +901,10 @@ def summary_lines(result: BackfillResult) -> list[str]:
 @click.option("--actor", default=None, help="Who runs it (default: $FEATURELAKE_ACTOR, then the OS user).")
 def submit_main(config_path: str | None, actor: str | None, **cli: Any) -> None:
     """spark-submit entry point: compute a feature view for a range of days."""
-    from featurelake.jobs.wiring import submit_master
-    from featurelake.lakehouse.spark import build_spark_session
-
     from featurelake.actor import resolve_actor
     from featurelake.config.settings import load_settings
+    from featurelake.jobs.wiring import submit_master
+    from featurelake.lakehouse.spark import build_spark_session
 
     settings = load_settings(config_path)
     options = options_from_cli(**cli)

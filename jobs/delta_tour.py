@@ -13,9 +13,8 @@ import sys
 import time
 from datetime import date, timedelta
 
-from featurelake.jobs.wiring import lakehouse_from_settings
-
 from featurelake.config.settings import load_settings
+from featurelake.jobs.wiring import lakehouse_from_settings
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(
             update={"storage": settings.storage.model_copy(update={"root": args.root})}
         )
+    from pyspark.sql import functions as F
+
     from featurelake.lakehouse import Lakehouse
     from featurelake.lakehouse.spark import build_spark_session
-    from pyspark.sql import functions as F
 
     under_submit = bool(os.environ.get("PYSPARK_GATEWAY_PORT"))  # spark-submit already chose the master
     spark = build_spark_session(

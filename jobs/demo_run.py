@@ -149,7 +149,6 @@ def first_computable_day(spec: Any, data_start: date) -> date:
 
 def _backfill(ctx: DemoContext) -> None:
     from featurelake.jobs.backfill import BackfillOptions, run_with_progress, summary_lines
-
     from featurelake.repo import load_repo
 
     data = ctx.state.get("demo_data")
@@ -210,8 +209,9 @@ def _lineage(ctx: DemoContext) -> None:
 def _training_set(ctx: DemoContext) -> None:
     """Label a week of transactions (the last one before any drifted days), build a PIT-correct
     training set, then reproduce it."""
-    from featurelake.jobs.training_set import create_training_set, reproduce_training_set
     from pyspark.sql import functions as F
+
+    from featurelake.jobs.training_set import create_training_set, reproduce_training_set
 
     data = ctx.state.get("demo_data")
     end = data.end if data else datetime.now(UTC).date() - timedelta(days=1)

@@ -25,16 +25,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
-from featurelake.jobs.erase_plan import ErasureKeys, ErasurePlan, find_locations, parse_keys
 
 from featurelake.errors import DefinitionError
+from featurelake.jobs.erase_plan import ErasureKeys, ErasurePlan, find_locations, parse_keys
 
 if TYPE_CHECKING:
+    from featurelake.config.settings import Settings
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import Registry
     from featurelake.registry.types import ErasureRequest, JoinKey
-
-    from featurelake.config.settings import Settings
 
 #: Test hook: ``FEATURELAKE_ERASE_CRASH_AT=<point>`` kills the process (SIGKILL) at that point.
 CRASH_ENV = "FEATURELAKE_ERASE_CRASH_AT"

@@ -21,10 +21,9 @@ import click
 from featurelake.errors import DefinitionError
 
 if TYPE_CHECKING:
+    from featurelake.config.settings import Settings
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import Registry
-
-    from featurelake.config.settings import Settings
 
 VACUUM_RETENTION = timedelta(days=7)
 
@@ -74,7 +73,6 @@ def plan_expiry(
     """
     from featurelake.lakehouse.erasure import pinned_files_expire
     from featurelake.lakehouse.erasure import plan_expiry as plan_table
-
     from featurelake.spec import retention_days
 
     names = [view] if view else [v.name for v in registry.list_views(project)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featurelake.errors import DefinitionError, LakehouseError, RegistryError
 from featurelake.lakehouse.pit import (
     CREATED_TS,
     EVENT_TS,
@@ -31,18 +32,16 @@ from featurelake.lakehouse.pit import (
     normalize_timestamp_column,
     point_in_time_join,
 )
-
-from featurelake.errors import DefinitionError, LakehouseError, RegistryError
 from featurelake.spec import partitions_to_read
 
 if TYPE_CHECKING:
     import pandas as pd
-    from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.registry import RegistryReader, ServiceVersion, ViewVersion
-    from featurelake.registry.types import Purpose
     from pyspark.sql import DataFrame, SparkSession
 
     from featurelake.config.settings import Settings
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import RegistryReader, ServiceVersion, ViewVersion
+    from featurelake.registry.types import Purpose
 
 
 class NoFeatureDataWarning(UserWarning):
@@ -265,6 +264,7 @@ def _read_parquet_entities(
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+
     from featurelake.lakehouse.pit import EntityDataError
 
     try:

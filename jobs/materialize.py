@@ -36,11 +36,11 @@ from featurelake.errors import ConfigError, FeatureStoreError
 from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, online_key_ttl_seconds, partitions_covering
 
 if TYPE_CHECKING:
-    from featurelake.lakehouse.tables import DataFile, Lakehouse
-    from featurelake.registry.writer import Registry
     from pyspark.sql import DataFrame, SparkSession
 
     from featurelake.config.settings import Settings
+    from featurelake.lakehouse.tables import DataFile, Lakehouse
+    from featurelake.registry.writer import Registry
 
 WATERMARK = "materialize"
 

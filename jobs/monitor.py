@@ -39,12 +39,12 @@ from featurelake.errors import FeatureStoreError, MonitorError, RegistryError
 from featurelake.monitors import METRIC_KINDS, Drift, effective_monitors, monitors_from_definition, worst
 
 if TYPE_CHECKING:
-    from featurelake.lakehouse.monitoring.profiles import FeatureBins, FeatureKind, Profile
-    from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.registry import MonitorCheck, Registry, ViewVersion
     from pyspark.sql import DataFrame, SparkSession
 
     from featurelake.config.settings import Settings
+    from featurelake.lakehouse.monitoring.profiles import FeatureBins, FeatureKind, Profile
+    from featurelake.lakehouse.tables import Lakehouse
+    from featurelake.registry import MonitorCheck, Registry, ViewVersion
 
 # The project's exit codes (jobs/entrypoint.py) plus one for a monitor that only warned.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAIL, EXIT_WARN = 0, 1, 2, 4, 6

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from featurelake.errors import DefinitionError, RegistryError
 from featurelake.lakehouse.online import (
     ClusterClient,
     FeatureColumn,
@@ -25,8 +26,6 @@ from featurelake.lakehouse.online import (
     RetryPolicy,
     ViewRequest,
 )
-
-from featurelake.errors import DefinitionError, RegistryError
 
 _FEAST_DTYPE_KIND: dict[str, str] = {
     "Int32": "int32",
@@ -586,8 +585,9 @@ def connect(settings: Any, catalog: FeatureCatalog) -> OnlineFeatureClient:
 
 
 def _offline_latest(spark: Any, lakehouse: Any, vv: Any, view: OnlineView, now: datetime) -> Any:
-    from featurelake.lakehouse.online.spark_writer import latest_per_entity
     from pyspark.sql import functions as F
+
+    from featurelake.lakehouse.online.spark_writer import latest_per_entity
 
     cols = [*view.join_key_names, "event_timestamp", "created_timestamp", *view.feature_names]
     df = lakehouse.read(spark, vv.table_name, columns=cols).where(F.col("event_timestamp") <= F.lit(now))
@@ -614,8 +614,9 @@ def check_online(
         RegistryError: unknown or archived view.
         ServiceUnavailableError: Redis is down.
     """
-    from featurelake.lakehouse.online.consistency import compare
     from pyspark.sql import functions as F
+
+    from featurelake.lakehouse.online.consistency import compare
 
     vv = registry.assert_usable(settings.project, view, None, "serve")
     online_view = online_view_from_registry(vv)
@@ -634,8 +635,9 @@ def estimate_online_size(
     Returns:
         A :class:`featurelake.lakehouse.online.sizing.SizeEstimate`.
     """
-    from featurelake.lakehouse.online.sizing import estimate_size
     from pyspark.sql import functions as F
+
+    from featurelake.lakehouse.online.sizing import estimate_size
 
     vv = registry.assert_usable(settings.project, view, None, "serve")
     online_view = online_view_from_registry(vv)

@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
+
+from featurelake.errors import ConfigError, FeatureStoreError, LakehouseError, RegistryError
 from featurelake.lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
 from featurelake.lakehouse.training import Checksum, checksum
 
-from featurelake.errors import ConfigError, FeatureStoreError, LakehouseError, RegistryError
-
 if TYPE_CHECKING:
     import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import Registry, RegistryReader, TrainingSet
-    from pyspark.sql import DataFrame, SparkSession
 
 TABLE_PREFIX = "training_set__"
 log = logging.getLogger("featurelake.training_set")
@@ -469,12 +470,11 @@ def submit_main(
     actor: str | None,
 ) -> None:
     """spark-submit entry point: build a point-in-time training set and register it."""
+    from featurelake.actor import resolve_actor
+    from featurelake.config.settings import load_settings
     from featurelake.jobs.wiring import lakehouse_from_settings, submit_master
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.registry import open_registry
-
-    from featurelake.actor import resolve_actor
-    from featurelake.config.settings import load_settings
 
     settings = load_settings(config_path)
     registry = open_registry(settings.registry_url, create=False)

@@ -34,8 +34,6 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from featurelake.lakehouse.stats import FileStats
-from featurelake.lakehouse.storage import StorageRoot
 from pyspark.sql.datasource import (
     DataSource,
     DataSourceArrowWriter,
@@ -46,6 +44,8 @@ from pyspark.sql.datasource import (
 from pyspark.sql.types import StructType
 
 from featurelake.errors import LakehouseError
+from featurelake.lakehouse.stats import FileStats
+from featurelake.lakehouse.storage import StorageRoot
 
 SOURCE_NAME = "featurelake_delta"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"

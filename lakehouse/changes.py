@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from featurelake.lakehouse.storage import short_error
-
 from featurelake.errors import LakehouseError
+from featurelake.lakehouse.storage import short_error
 
 if TYPE_CHECKING:
     from featurelake.lakehouse.tables import DataFile, Lakehouse

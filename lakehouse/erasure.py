@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from featurelake.errors import LakehouseError
 from featurelake.lakehouse.storage import short_error as _short
 from featurelake.lakehouse.table_model import META_OPERATION
-
-from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     from featurelake.lakehouse.tables import Lakehouse

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from featurelake.errors import LakehouseError
 from featurelake.lakehouse.schema import table_arrow_schema
 from featurelake.lakehouse.storage import short_error as _short
 from featurelake.lakehouse.table_model import META_OPERATION, META_ZORDER, DateRange, TableInfo, check_range
-
-from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     from featurelake.lakehouse.tables import Lakehouse
@@ -193,6 +192,7 @@ def drop(lakehouse: Lakehouse, name: str) -> bool:
         LakehouseError: the folder exists but could not be deleted.
     """
     import pyarrow.fs as pafs
+
     from featurelake.lakehouse.table_model import check_name
 
     check_name(name)

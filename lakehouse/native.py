@@ -15,9 +15,10 @@ from featurelake.lakehouse.table_model import DateRange, WriteInfo, WriteMode, c
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
-    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
+
+    from featurelake.lakehouse.tables import Lakehouse
 
 # Tables stay at protocol reader 1 / writer 2 with no deletion vectors, so delta-rs, Polars and
 # DuckDB read them: Databricks turns deletion vectors on for new tables by default (a workspace

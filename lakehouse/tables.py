@@ -28,6 +28,8 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from featurelake.errors import LakehouseError, TableNotFoundError
 from featurelake.lakehouse.schema import (
     arrow_to_spark,
     check_partition_columns,
@@ -49,8 +51,6 @@ from featurelake.lakehouse.table_model import (
     check_name,
     check_range,
 )
-
-from featurelake.errors import LakehouseError, TableNotFoundError
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable

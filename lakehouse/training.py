@@ -19,8 +19,9 @@ from featurelake.errors import LakehouseError
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import DataFrame, SparkSession
+
+    from featurelake.lakehouse.tables import Lakehouse
 
 ExportFormat = Literal["parquet", "csv"]
 
@@ -87,6 +88,7 @@ def read_snapshot_arrow(
         LakehouseError: the table or version does not exist (e.g. vacuumed).
     """
     from deltalake import DeltaTable
+
     from featurelake.lakehouse.storage import short_error
 
     if lakehouse.storage.is_s3:

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from featurelake.errors import DefinitionError, FeatureStoreError, LakehouseError, TableNotFoundError
 from featurelake.lakehouse.aggregations import (
     WindowAggregation,
     compute_window_aggregations,
     source_date_range,
 )
-
-from featurelake.errors import DefinitionError, FeatureStoreError, LakehouseError, TableNotFoundError
 from featurelake.spec import (
     CREATED_TIMESTAMP,
     EVENT_DATE,
@@ -39,8 +38,9 @@ from featurelake.spec import (
 )
 
 if TYPE_CHECKING:
-    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import Column, DataFrame, SparkSession
+
+    from featurelake.lakehouse.tables import Lakehouse
 
 # Feast type names (featurelake registry feature dtypes) and Feast ValueType names (join keys)
 # -> the Spark SQL type a feature table stores them as.

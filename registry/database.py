@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from featurelake.registry.models import SCHEMA_REVISION
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from featurelake.errors import RegistryError, RegistryNotFoundError, ServiceUnavailableError
+from featurelake.registry.models import SCHEMA_REVISION
 
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

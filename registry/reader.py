@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Engine
+
+from featurelake.errors import RegistryError
 from featurelake.registry.database import current_revision, describe, schema_revision
 from featurelake.registry.stores import (
     audit,
@@ -33,9 +36,6 @@ from featurelake.registry.types import (
     TrainingSetErasure,
     ViewVersion,
 )
-from sqlalchemy import Engine
-
-from featurelake.errors import RegistryError
 
 
 class RegistryReader:

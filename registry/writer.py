@@ -7,6 +7,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import Connection
+
+from featurelake.errors import RegistryError
 from featurelake.registry.database import check_connection, make_engine, migrate, run_write
 from featurelake.registry.reader import RegistryReader
 from featurelake.registry.stores import definitions, erasure, lifecycle, lineage, monitoring, runs, training
@@ -20,9 +23,6 @@ from featurelake.registry.types import (
     Status,
     TableVersion,
 )
-from sqlalchemy import Connection
-
-from featurelake.errors import RegistryError
 
 DEFAULT_LEASE = timedelta(minutes=10)
 

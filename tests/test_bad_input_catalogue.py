@@ -51,11 +51,11 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, redis_nodes: list[str]) -> Any:
     from fastapi.testclient import TestClient
+    from redis.cluster import ClusterNode, RedisCluster
+
     from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
     from featurelake.lakehouse.online import ClusterClient, OnlineView, OnlineWriter
     from featurelake.lakehouse.online.encoding import to_epoch_micros
-    from redis.cluster import ClusterNode, RedisCluster
-
     from featurelake.server.app import create_app
     from tests.online.helpers import unique_project
 

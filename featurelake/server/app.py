@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from featurelake.jobs.online import OnlineFeatureClient
@@ -141,6 +142,11 @@ def create_app(
                 f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
                 "send fewer entity rows per request",
             )
+        # Parsing, the Redis round trips and the JSON encoding block: they run in a worker thread
+        # so one large request never holds up the event loop (other requests, /health).
+        return await run_in_threadpool(_serve, request, raw)
+
+    def _serve(request: Request, raw: bytes) -> Any:
         try:
             payload = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:

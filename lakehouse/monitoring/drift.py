@@ -18,6 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from featurelake.lakehouse.monitoring.profiles import DAY_COLUMN, Profile
 
 if TYPE_CHECKING:

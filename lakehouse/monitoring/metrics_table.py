@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from featurelake.lakehouse.monitoring.profiles import FeatureBins, Profile
 
 if TYPE_CHECKING:
-    from featurelake.lakehouse.tables import Lakehouse
     from pyspark.sql import SparkSession
+
+    from featurelake.lakehouse.tables import Lakehouse
 
 _STATS = (
     "feature string, kind string, rows long, nulls long, min double, max double, mean double, stddev double, "

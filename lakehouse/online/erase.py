@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from featurelake.errors import DefinitionError
 from featurelake.lakehouse.online.cluster import ClusterClient, Command
 from featurelake.lakehouse.online.encoding import redis_key
-
-from featurelake.errors import DefinitionError
 
 #: Keys per pipelined round.
 BATCH = 500

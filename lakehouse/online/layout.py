@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from featurelake.lakehouse.online.encoding import ENTITY_KEY_KINDS, VALUE_KINDS, feature_field, ts_field
-
 from featurelake.errors import DefinitionError
+from featurelake.lakehouse.online.encoding import ENTITY_KEY_KINDS, VALUE_KINDS, feature_field, ts_field
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from featurelake.errors import DefinitionError
 from featurelake.lakehouse.online.cluster import ClusterClient, Command
 from featurelake.lakehouse.online.encoding import (
     decode_timestamp,
@@ -21,8 +22,6 @@ from featurelake.lakehouse.online.encoding import (
     timestamp_to_datetime,
 )
 from featurelake.lakehouse.online.layout import OnlineView
-
-from featurelake.errors import DefinitionError
 
 
 class FeatureStatus(StrEnum):

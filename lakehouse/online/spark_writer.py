@@ -11,11 +11,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from featurelake.errors import LakehouseError
 from featurelake.lakehouse.online.cluster import ClusterClient, RetryPolicy
 from featurelake.lakehouse.online.layout import OnlineView
 from featurelake.lakehouse.online.writer import OnlineWriter, WriteStats
-
-from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     import pyarrow as pa

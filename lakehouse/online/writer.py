@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from featurelake.errors import LakehouseError
 from featurelake.lakehouse.online.cluster import ClusterClient, Command, resp_bulk
 from featurelake.lakehouse.online.encoding import (
     encode_column,
@@ -35,8 +36,6 @@ from featurelake.lakehouse.online.encoding import (
     value_encoder,
 )
 from featurelake.lakehouse.online.layout import OnlineView
-
-from featurelake.errors import LakehouseError
 
 if TYPE_CHECKING:
     import pyarrow as pa

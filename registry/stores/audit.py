@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, insert, select
+
 from featurelake.registry.models import AuditRow
 from featurelake.registry.stores.projects import as_utc, jsonable, now
 from featurelake.registry.types import AuditEntry
-from sqlalchemy import Connection, insert, select
 
 
 def record(

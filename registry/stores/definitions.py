@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, insert, select, update
+
+from featurelake.errors import DefinitionError
 from featurelake.registry.models import DataSourceRow, EntityRow, FeatureServiceRow, FeatureViewRow
 from featurelake.registry.stores import audit, services, views
 from featurelake.registry.stores.projects import find_project_id, lock_project, now, project_id
@@ -19,9 +22,6 @@ from featurelake.registry.versioning import (
     classify,
     definition_hash,
 )
-from sqlalchemy import Connection, insert, select, update
-
-from featurelake.errors import DefinitionError
 
 
 def validate(defs: Definitions) -> None:

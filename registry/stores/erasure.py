@@ -15,6 +15,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection, insert, select, update
+
+from featurelake.errors import RegistryError
 from featurelake.registry.models import ErasureRequestRow, ErasureStepRow, TrainingSetErasureRow
 from featurelake.registry.stores import audit
 from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
@@ -24,9 +27,6 @@ from featurelake.registry.types import (
     JoinKey,
     TrainingSetErasure,
 )
-from sqlalchemy import Connection, insert, select, update
-
-from featurelake.errors import RegistryError
 
 STATES = ("holds_erased_data", "superseded")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from sqlalchemy import Connection, and_, select, update
+
+from featurelake.errors import RegistryError
 from featurelake.registry.models import (
     FeatureServiceRow,
     FeatureServiceVersionRow,
@@ -13,9 +16,6 @@ from featurelake.registry.models import (
 from featurelake.registry.stores import audit, services, views
 from featurelake.registry.stores.projects import lock_project, now
 from featurelake.registry.types import ALLOWED_TRANSITIONS, STATUSES, Purpose, Status, ViewVersion
-from sqlalchemy import Connection, and_, select, update
-
-from featurelake.errors import RegistryError
 
 ObjectType = Literal["view", "service"]
 

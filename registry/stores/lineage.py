@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from featurelake.registry.models import LineageEdgeRow, LineageNodeRow
-from featurelake.registry.stores.projects import find_project_id, now, project_id
-from featurelake.registry.types import NODE_KINDS, Direction, LineageEdge, Node
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from featurelake.errors import RegistryError
+from featurelake.registry.models import LineageEdgeRow, LineageNodeRow
+from featurelake.registry.stores.projects import find_project_id, now, project_id
+from featurelake.registry.types import NODE_KINDS, Direction, LineageEdge, Node
 
 # The walk keeps (src, dst, run, depth) rows; UNION drops repeats, the depth bound stops cycles.
 _WALK = {

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from featurelake.registry.models import JobRunRow, MonitorCheckRow
-from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
-from featurelake.registry.types import MonitorCheck
 from sqlalchemy import Connection, insert, select
 
 from featurelake.errors import RegistryError
+from featurelake.registry.models import JobRunRow, MonitorCheckRow
+from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
+from featurelake.registry.types import MonitorCheck
 
 STATUSES = ("ok", "warn", "fail")
 

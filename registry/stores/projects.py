@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from featurelake.registry.models import ProjectRow
 from sqlalchemy import Connection, Engine, insert, select, text
 
 from featurelake.errors import RegistryError
+from featurelake.registry.models import ProjectRow
 
 
 def now() -> datetime:

@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from featurelake.registry.models import JobRunRow, ProjectRow, WatermarkRow
-from featurelake.registry.stores import audit
-from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
-from featurelake.registry.types import RUN_KINDS, Run, RunKind, TableVersion
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from featurelake.errors import RegistryError, RunConflictError
+from featurelake.registry.models import JobRunRow, ProjectRow, WatermarkRow
+from featurelake.registry.stores import audit
+from featurelake.registry.stores.projects import as_utc, find_project_id, jsonable, now, project_id
+from featurelake.registry.types import RUN_KINDS, Run, RunKind, TableVersion
 
 
 def _target(params: dict[str, Any], target: str | None) -> str:

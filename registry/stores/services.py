@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from featurelake.registry.models import FeatureServiceRow, FeatureServiceVersionRow, ServiceFeatureRow
-from featurelake.registry.stores.projects import as_utc, find_project_id
-from featurelake.registry.types import ServiceFeatures, ServiceVersion, Status
 from sqlalchemy import Connection, func, insert, select
 
 from featurelake.errors import RegistryError
+from featurelake.registry.models import FeatureServiceRow, FeatureServiceVersionRow, ServiceFeatureRow
+from featurelake.registry.stores.projects import as_utc, find_project_id
+from featurelake.registry.types import ServiceFeatures, ServiceVersion, Status
 
 
 def service_id(conn: Connection, project: str, service: str) -> int | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, func, insert, select
+
+from featurelake.errors import RegistryError
 from featurelake.registry.models import ModelRow, TrainingSetRow
 from featurelake.registry.stores import audit, lineage
 from featurelake.registry.stores.projects import as_utc, find_project_id, now, project_id
 from featurelake.registry.types import Node, TableVersion, TrainingSet
-from sqlalchemy import Connection, func, insert, select
-
-from featurelake.errors import RegistryError
 
 
 def register(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, and_, func, insert, select
+
+from featurelake.errors import RegistryError
 from featurelake.registry.models import (
     DataSourceRow,
     EntityRow,
@@ -15,9 +18,6 @@ from featurelake.registry.models import (
 from featurelake.registry.stores.projects import as_utc, find_project_id, project_id
 from featurelake.registry.types import DataSource, Entity, Feature, JoinKey, Status, ViewVersion
 from featurelake.registry.versioning import table_name
-from sqlalchemy import Connection, and_, func, insert, select
-
-from featurelake.errors import RegistryError
 
 
 def parse_view_version(version: str | int | None) -> tuple[int | None, int | None]:

@@ -36,12 +36,11 @@ def make_lake(
     tmp: Path, *, registry_url: str | None = None, project: str = "bftest", with_data: Path | None = None
 ) -> Lake:
     """Write settings for ``tmp``, demo data (or copy it from ``with_data``) and apply the fixture repo."""
+    from featurelake.config.settings import load_settings_from_dict
     from featurelake.jobs.apply import apply_repo
     from featurelake.lakehouse.demo_data import generate
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import open_registry
-
-    from featurelake.config.settings import load_settings_from_dict
 
     repo = tmp / "repo"
     shutil.copytree(FIXTURE_REPO, repo, ignore=shutil.ignore_patterns("__pycache__"))

@@ -12,14 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
+
+from featurelake.errors import DefinitionError
 from featurelake.lakehouse.aggregations import (
     WindowAggregation,
     check_aggregations,
     compute_window_aggregations,
     source_date_range,
 )
-
-from featurelake.errors import DefinitionError
 
 D = timedelta(days=1)
 H = timedelta(hours=1)

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+
+from featurelake.errors import DefinitionError, LakehouseError, RegistryError, ValidationFailedError
 from featurelake.jobs.backfill import BackfillOptions, run_backfill
 from featurelake.lakehouse.transforms import TransformError
 from featurelake.registry import Node
-
-from featurelake.errors import DefinitionError, LakehouseError, RegistryError, ValidationFailedError
 
 pytestmark = pytest.mark.spark
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from featurelake.jobs.backfill import BackfillOptions, run_backfill, staging_table_name
 
+from featurelake.jobs.backfill import BackfillOptions, run_backfill, staging_table_name
 from tests.backfill.lakes import Lake, make_lake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from featurelake.jobs.backfill import BackfillOptions, run_backfill
 
+from featurelake.jobs.backfill import BackfillOptions, run_backfill
 from tests.backfill.lakes import make_lake
 
 pytestmark = pytest.mark.spark

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 import pytest
+
 from featurelake.lakehouse.validation import ExpectationsFailed, ensure_valid, validate_dataframe
 
 

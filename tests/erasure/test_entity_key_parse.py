@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from featurelake.lakehouse.online.encoding import redis_key, serialize_entity_key
 from featurelake.lakehouse.online.erase import parse_entity_key
 

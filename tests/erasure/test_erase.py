@@ -190,8 +190,8 @@ def _holds(world, table: str, row: tuple) -> bool:
 
 def _feature_server_misses_subject(world, redis_nodes) -> None:
     from fastapi.testclient import TestClient
-    from featurelake.jobs.online import OnlineFeatureClient, load_catalog
 
+    from featurelake.jobs.online import OnlineFeatureClient, load_catalog
     from featurelake.server.app import create_app
 
     catalog = load_catalog(world.settings, registry=world.registry)

@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+
+from featurelake.config.settings import load_settings_from_dict
+from featurelake.errors import LakehouseError
 from featurelake.jobs.erase import run_erasure
 from featurelake.jobs.erase_plan import parse_keys
 from featurelake.jobs.training_set import create_training_set, reproduce_training_set
@@ -26,9 +29,6 @@ from featurelake.registry import (
     ViewDef,
     open_registry,
 )
-
-from featurelake.config.settings import load_settings_from_dict
-from featurelake.errors import LakehouseError
 from tests.online.helpers import unique_project
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]

@@ -143,13 +143,13 @@ def user_rows(day: int) -> dict[str, Any]:
 
 def make_world(tmp: Path, nodes: list[str], *, retention_days: int | None = None, days: int = 3) -> World:
     import pyarrow as pa
+
+    from featurelake.config.settings import load_settings
     from featurelake.jobs.online import online_view_from_registry
     from featurelake.jobs.wiring import lakehouse_from_settings
     from featurelake.lakehouse.online import ClusterClient, OnlineWriter
     from featurelake.lakehouse.online.encoding import to_epoch_micros
     from featurelake.registry import open_registry
-
-    from featurelake.config.settings import load_settings
 
     project = "e" + uuid.uuid4().hex[:10]
     config = tmp / "featurelake.yaml"

@@ -36,10 +36,10 @@ from feast.feature_logging import LoggingDestination
 from feast.infra.offline_stores.file_source import FileLoggingDestination, SavedDatasetFileStorage
 from feast.repo_config import FeastConfigBaseModel
 
+from featurelake.feast_plugins.offline_store import FeaturelakeOfflineStoreConfig
+
 # Feast's base class (importable: the harness runs with Feast's tests as the rootdir).
 from tests.universal.feature_repos.universal.data_source_creator import DataSourceCreator  # noqa: I001
-
-from featurelake.feast_plugins.offline_store import FeaturelakeOfflineStoreConfig
 
 
 def _arrow(df: pd.DataFrame) -> pa.Table:

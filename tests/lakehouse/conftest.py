@@ -66,6 +66,7 @@ def s3_storage_options(s3: dict[str, Any]) -> dict[str, str]:
 def s3_lake(s3: dict[str, Any]) -> Iterator[Any]:
     """A Lakehouse under a fresh prefix of the stack's S3 bucket (removed afterwards)."""
     import boto3
+
     from featurelake.lakehouse import Lakehouse
 
     prefix = f"tests/lakehouse-{uuid.uuid4().hex[:10]}"

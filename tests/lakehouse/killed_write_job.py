@@ -19,10 +19,11 @@ ROW_DELAY_S = 0.02
 
 
 def main(root: str, table: str) -> None:
-    from featurelake.lakehouse import Lakehouse
-    from featurelake.lakehouse.spark import build_spark_session
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
+
+    from featurelake.lakehouse import Lakehouse
+    from featurelake.lakehouse.spark import build_spark_session
 
     spark = build_spark_session(
         app_name="featurelake-killed-write",

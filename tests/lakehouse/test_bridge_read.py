@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from featurelake.lakehouse.bridge import ReadSpec, plan_read_tasks
 
+from featurelake.lakehouse.bridge import ReadSpec, plan_read_tasks
 from tests.lakehouse.conftest import event_rows, events_df, sorted_rows
 
 MiB = 1 << 20

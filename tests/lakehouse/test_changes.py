@@ -10,9 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 from deltalake import DeltaTable
-from featurelake.lakehouse.changes import ChangesUnavailable, changed_files, table_id
 
 from featurelake.errors import LakehouseError
+from featurelake.lakehouse.changes import ChangesUnavailable, changed_files, table_id
 from tests.lakehouse.conftest import START, event_rows, events_df, sorted_rows
 
 pytestmark = pytest.mark.spark

@@ -47,6 +47,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 @pytest.mark.timeout(600)
 def test_write_killed_mid_job_leaves_the_previous_version(tmp_path: Path) -> None:
     from deltalake import DeltaTable
+
     from featurelake.lakehouse import Lakehouse
 
     root, log = tmp_path / "lake", tmp_path / "job.log"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
+
 from featurelake.lakehouse.native import PINNED_PROPERTIES
 
 ROWS = pa.table({"user_id": [1, 2], "event_date": ["2024-01-01", "2024-01-02"]})

@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 from deltalake import DeltaTable
-from featurelake.lakehouse.training import read_snapshot_arrow
 
 from featurelake.errors import LakehouseError
+from featurelake.lakehouse.training import read_snapshot_arrow
 from tests.lakehouse.conftest import event_rows, events_df, sorted_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3]

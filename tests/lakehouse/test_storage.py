@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from featurelake.lakehouse.storage import StorageRoot, network_cause, short_error
 
 from featurelake.errors import ConfigError
+from featurelake.lakehouse.storage import StorageRoot, network_cause, short_error
 
 # delta-rs 1.6's text for a refused connection, colours and all (captured from a real run).
 REFUSED = OSError(

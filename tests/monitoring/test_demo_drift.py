@@ -6,9 +6,9 @@ from datetime import date
 
 import numpy as np
 import pytest
-from featurelake.lakehouse.demo_data import DRIFT_FACTOR, generate, transaction_batches
 
 from featurelake.errors import ConfigError
+from featurelake.lakehouse.demo_data import DRIFT_FACTOR, generate, transaction_batches
 
 
 def test_drift_days_shift_only_the_amounts_of_the_last_days() -> None:

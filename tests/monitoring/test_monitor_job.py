@@ -202,7 +202,6 @@ def _open_in_chromium(path: Path, *, expected: list[str]) -> None:
 
 def test_report_shows_histograms_of_drifting_features(mworld, first_run, tmp_path) -> None:
     from featurelake.lakehouse.monitoring.metrics_table import read_all_profiles, read_reference
-
     from featurelake.monitoring.report import ReportData, ViewReport, render_html
 
     checks = mworld.registry.monitor_checks(PROJECT, view=VIEW, run_id=first_run.run_id)

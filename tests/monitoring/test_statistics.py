@@ -11,11 +11,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from featurelake.lakehouse.monitoring.drift import jensen_shannon, ks_pvalue, psi
 from pydantic import ValidationError
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
+from featurelake.lakehouse.monitoring.drift import jensen_shannon, ks_pvalue, psi
 from featurelake.monitors import Drift, drift_problems, monitors_from_definition
 
 TOL = 1e-9

@@ -147,10 +147,9 @@ class World:
 
 
 def make_world(spark: Any, tmp_path: Path, *, monitors=None, sla_seconds=None) -> World:
+    from featurelake.config.settings import Settings
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import open_registry
-
-    from featurelake.config.settings import Settings
 
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     registry = open_registry(url)

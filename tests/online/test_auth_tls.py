@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from featurelake.config.settings import Settings, load_settings_from_dict
+from featurelake.errors import ConfigError, ServiceUnavailableError
 from featurelake.jobs.materialize import redis_target
 from featurelake.jobs.online import FeatureCatalog, connect, online_view_from_feast
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineView, OnlineWriter
 from featurelake.lakehouse.online.encoding import to_epoch_micros
 from featurelake.lakehouse.online.spark_writer import write_online
-
-from featurelake.config.settings import Settings, load_settings_from_dict
-from featurelake.errors import ConfigError, ServiceUnavailableError
 from tests.online.helpers import feast_store, unique_project
 from tests.online.throwaway_cluster import ThrowawayCluster
 

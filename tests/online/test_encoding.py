@@ -20,8 +20,9 @@ from feast.protos.feast.types.Value_pb2 import (
     StringList,
     Value,
 )
-from featurelake.lakehouse.online import encoding as enc
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from featurelake.lakehouse.online import encoding as enc
 
 _rng = random.Random(7)
 

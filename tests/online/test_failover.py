@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, OnlineView, ViewRequest
 from featurelake.lakehouse.online.encoding import redis_key
 from featurelake.lakehouse.online.spark_writer import RedisTarget, write_online
-
 from tests.online.throwaway_cluster import throwaway_cluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

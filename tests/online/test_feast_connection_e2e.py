@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from featurelake.jobs.apply import feast_repo_config
-from featurelake.registry.writer import open_registry
 
 from featurelake.config.settings import load_settings_from_dict
+from featurelake.jobs.apply import feast_repo_config
+from featurelake.registry.writer import open_registry
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 from tests.online.throwaway_cluster import ThrowawayCluster
 
@@ -187,10 +187,9 @@ def test_feast_materialize_cli_into_password_cluster(spark, cluster, tmp_path: P
 
 def test_a_wrong_password_from_feature_store_yaml_is_named_as_such(cluster) -> None:
     """The engine's password comes from Feast's connection string: the error must point there."""
-    from featurelake.jobs.materialize import redis_target
-
     from featurelake.config.redis_connection import online_settings_from_feast, parse_connection_string
     from featurelake.errors import ConfigError
+    from featurelake.jobs.materialize import redis_target
 
     where = "online_store.connection_string in feature_store.yaml"
     settings = load_settings_from_dict({"project": "p"}, environ={})

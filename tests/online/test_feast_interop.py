@@ -10,10 +10,10 @@ import redis
 from feast.infra.online_stores.redis import RedisOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
+
 from featurelake.jobs.online import online_view_from_feast
 from featurelake.lakehouse.online import ClusterClient, OnlineWriter
 from featurelake.lakehouse.online.encoding import redis_key, to_epoch_micros
-
 from tests.online.helpers import feast_store, unique_project
 
 pytestmark = pytest.mark.redis

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.jobs.materialize import materialize_view
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from featurelake.lakehouse.tables import Lakehouse
 from featurelake.registry.writer import open_registry
-
-from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.jobs.materialize import materialize_view
 from featurelake.lakehouse.online import ClusterClient, Command
 from featurelake.lakehouse.online.encoding import redis_key
 from featurelake.lakehouse.tables import Lakehouse
-
-from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -32,8 +32,8 @@ VIEWS = {
 def _definitions() -> object:
     from feast import Entity, FeatureView, Field, FileSource, ValueType
     from feast.types import Int64
-    from featurelake.registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
 
+    from featurelake.registry.types import Definitions, EntityDef, FeatureDef, JoinKey, ViewDef
     from featurelake.spec import Aggregation, AggregationTransform, ViewSpec, view_definition
 
     entities, views = [], []

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from featurelake.config.settings import load_settings_from_dict
+from featurelake.errors import RegistryError
 from featurelake.jobs.materialize import materialize_view
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from featurelake.lakehouse.tables import Lakehouse
 from featurelake.registry.types import Node
 from featurelake.registry.writer import open_registry
-
-from featurelake.config.settings import load_settings_from_dict
-from featurelake.errors import RegistryError
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]

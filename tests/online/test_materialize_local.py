@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
+
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.jobs.materialize import materialize_view
 from featurelake.lakehouse.online.spark_writer import latest_per_entity_arrow
 from featurelake.lakehouse.tables import Lakehouse
 from featurelake.registry.writer import open_registry
-
-from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 
 D0 = datetime(2026, 2, 1, tzinfo=UTC)

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, ViewRequest
 from featurelake.lakehouse.tables import Lakehouse
 from featurelake.registry.writer import open_registry
-
-from featurelake.config.settings import load_settings_from_dict
 from tests.online.helpers import unique_project, user_activity_definitions, write_user_activity
 from tests.spark_submit import spark_submit_command
 

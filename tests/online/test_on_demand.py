@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, InvalidRequestError, OnlineWriter
 from featurelake.lakehouse.online.encoding import to_epoch_micros
-
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis

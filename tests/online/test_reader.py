@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from featurelake.errors import ServiceUnavailableError
 from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
 from featurelake.lakehouse.online import (
     ClusterClient,
@@ -17,8 +19,6 @@ from featurelake.lakehouse.online import (
     ViewRequest,
 )
 from featurelake.lakehouse.online.encoding import to_epoch_micros
-
-from featurelake.errors import ServiceUnavailableError
 from tests.online.helpers import unique_project
 
 pytestmark = pytest.mark.redis

@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 import yaml
 from feast.infra.online_stores.redis import RedisOnlineStore
-from featurelake.jobs.apply import feast_repo_config
-from featurelake.jobs.materialize import redis_target
 
 from featurelake.config.redis_connection import (
     expand_connection_string,
@@ -25,6 +23,8 @@ from featurelake.config.redis_connection import (
 from featurelake.config.settings import OnlineSettings
 from featurelake.errors import ConfigError
 from featurelake.feast_plugins.materialization_engine import FeaturelakeSparkEngine
+from featurelake.jobs.apply import feast_repo_config
+from featurelake.jobs.materialize import redis_target
 
 SRC = "online_store.connection_string in feature_store.yaml"
 NODES = ["127.0.0.1:7201", "127.0.0.1:7202"]

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+
+from featurelake.config.settings import load_settings_from_dict
 from featurelake.jobs.online import OnlineFeatureClient, load_catalog, online_view_from_registry
 from featurelake.lakehouse.online import ClusterClient, InvalidRequestError, OnlineWriter
 from featurelake.lakehouse.online.encoding import to_epoch_micros
-
-from featurelake.config.settings import load_settings_from_dict
 from featurelake.server.app import create_app
 from tests.online.helpers import unique_project
 

@@ -9,10 +9,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, OnlineView, ViewRequest
 from featurelake.lakehouse.online.cluster import RetryPolicy
 from featurelake.lakehouse.online.writer import OnlineWriter
-
 from tests.online.throwaway_cluster import throwaway_cluster
 
 pytestmark = [pytest.mark.slow]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+
 from featurelake.jobs.online import FeatureCatalog, OnlineFeatureClient
 from featurelake.lakehouse.online import ClusterClient, OnlineView, OnlineWriter
 from featurelake.lakehouse.online.encoding import to_epoch_micros
-
 from featurelake.server.app import create_app
 from tests.online.helpers import unique_project
 

@@ -6,9 +6,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from featurelake.lakehouse.online import ClusterClient, FeatureStatus, OnlineReader, OnlineView, ViewRequest
 from featurelake.lakehouse.online.spark_writer import RedisTarget, latest_per_entity, write_online
-
 from tests.online.helpers import unique_project
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from featurelake.lakehouse.transforms import event_date_column
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

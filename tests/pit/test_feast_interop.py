@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from featurelake.jobs.historical import get_historical_features
 
 pytestmark = pytest.mark.spark

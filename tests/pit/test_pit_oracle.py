@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from featurelake.lakehouse.pit import ViewRequest, point_in_time_join
 
 pytestmark = pytest.mark.spark

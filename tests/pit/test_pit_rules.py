@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+
 from featurelake.lakehouse.pit import (
     EntityDataError,
     ViewRequest,

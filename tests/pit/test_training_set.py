@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+
+from featurelake.errors import DefinitionError, RegistryError
 from featurelake.jobs.historical import NoFeatureDataWarning, build_historical, get_historical_features
 from featurelake.jobs.training_set import create_training_set, reproduce_training_set
 from featurelake.lakehouse.training import (
@@ -15,8 +17,6 @@ from featurelake.lakehouse.training import (
     read_snapshot_arrow,
     read_snapshot_pandas,
 )
-
-from featurelake.errors import DefinitionError, RegistryError
 
 pytestmark = pytest.mark.spark
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from featurelake.lakehouse.training import checksum
 
+from featurelake.lakehouse.training import checksum
 from tests.spark_submit import spark_submit_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.cluster, pytest.mark.slow]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+
 from featurelake.registry import Registry, open_registry
 
 

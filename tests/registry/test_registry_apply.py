@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from featurelake.registry import open_registry
 
 from featurelake.errors import DefinitionError
+from featurelake.registry import open_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +66,7 @@ def test_cli_apply_writes_both_registries_and_reapply_is_a_no_op(tmp_path: Path,
 
     # Feast's own registry got the same objects
     from feast import FeatureStore
+
     from featurelake.jobs.apply import feast_repo_config
 
     store = FeatureStore(config=feast_repo_config(repo, project="fraud", registry_url=url, online_nodes=[]))

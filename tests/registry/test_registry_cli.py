@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from featurelake.cli.main import cli
 from featurelake.registry import (
     Definitions,
     EntityDef,
@@ -22,8 +24,6 @@ from featurelake.registry import (
     ViewDef,
     open_registry,
 )
-
-from featurelake.cli.main import cli
 
 PROJECT = "gov"
 EVIL = "x'; DROP TABLE fl_audit_log; -- [bold]50%_[/bold]"

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+
+from featurelake.errors import DefinitionError, RegistryError
 from featurelake.registry import (
     Definitions,
     EntityDef,
@@ -22,8 +24,6 @@ from featurelake.registry import (
     SourceDef,
     ViewDef,
 )
-
-from featurelake.errors import DefinitionError, RegistryError
 
 USER = EntityDef("user", (JoinKey("user_id", "INT64"),), owner="risk")
 MERCHANT = EntityDef("merchant", (JoinKey("merchant_id", "STRING"),))

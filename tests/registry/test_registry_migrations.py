@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+from featurelake.errors import RegistryError, ServiceUnavailableError
 from featurelake.registry import open_registry
 from featurelake.registry.database import MIGRATIONS_DIR, make_engine, migrate
 from featurelake.registry.models import SCHEMA_REVISION, Base
-
-from featurelake.errors import RegistryError, ServiceUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from featurelake.registry import MonitorCheck, Node, Registry
 
 from featurelake.errors import RegistryError
+from featurelake.registry import MonitorCheck, Node, Registry
 
 
 def _check(

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from race_worker import definitions
+
 from featurelake.registry import Registry
 from featurelake.registry.database import write_transaction
 from featurelake.registry.stores import definitions as definitions_store
 from featurelake.registry.stores.projects import stable_hash
 from featurelake.registry.versioning import canonical_view
-from race_worker import definitions
 
 WORKER = Path(__file__).with_name("race_worker.py")
 ROOT = Path(__file__).resolve().parents[2]

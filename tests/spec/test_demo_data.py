@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
+
+from featurelake.errors import ConfigError
 from featurelake.lakehouse.demo_data import (
     COUNTRIES,
     MERCHANTS_SCHEMA,
@@ -24,8 +26,6 @@ from featurelake.lakehouse.demo_data import (
     USERS_SCHEMA,
     generate,
 )
-
-from featurelake.errors import ConfigError
 
 from .repo_fixtures import FEATURE_REPO, ROOT
 
