@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,24 @@ repo_option = click.option(
 )
 
 
+@contextmanager
+def repo_sees_settings(settings: Any) -> Iterator[None]:
+    """Let the feature repo see featurelake's resolved storage root while it is imported.
+
+    The repo's sources name their Delta tables under ``$FEATURELAKE_STORAGE_ROOT`` (else a
+    folder next to the repo), so a copy of the repo in another folder, planned with the same
+    settings, names the same tables and plans no change. An explicit variable wins.
+    """
+    had = "FEATURELAKE_STORAGE_ROOT" in os.environ
+    if not had:
+        os.environ["FEATURELAKE_STORAGE_ROOT"] = settings.storage_root
+    try:
+        yield
+    finally:
+        if not had:
+            os.environ.pop("FEATURELAKE_STORAGE_ROOT", None)
+
+
 @click.command("plan")
 @repo_option
 @output_option
@@ -76,7 +97,8 @@ def plan(app: AppContext, repo_path: str | None, output: str) -> None:
         reg = open_registry(settings.registry_url, create=False)
     except RegistryNotFoundError:  # nothing applied yet: plan against an empty registry, create nothing
         reg = open_registry("sqlite://")
-    result = plan_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo))
+    with repo_sees_settings(settings):
+        result = plan_repo(reg, project=settings.project, repo_path=Path(repo_path or settings.feature_repo))
     emit(_plan_json(result), output, _render(result, applied=False))
 
 
@@ -99,14 +121,15 @@ def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool,
 
     settings = app.settings
     reg = open_registry(settings.registry_url)
-    result = apply_repo(
-        reg,
-        project=settings.project,
-        repo_path=Path(repo_path or settings.feature_repo).resolve(),
-        actor=app.actor,
-        status=status,  # type: ignore[arg-type]
-        registry_url=settings.registry_url,
-        online=settings.online,
-        feast=not skip_feast,
-    )
+    with repo_sees_settings(settings):
+        result = apply_repo(
+            reg,
+            project=settings.project,
+            repo_path=Path(repo_path or settings.feature_repo).resolve(),
+            actor=app.actor,
+            status=status,  # type: ignore[arg-type]
+            registry_url=settings.registry_url,
+            online=settings.online,
+            feast=not skip_feast,
+        )
     emit(_plan_json(result), output, _render(result, applied=True))

@@ -169,3 +169,47 @@ def test_bad_refs_in_registry_commands_are_one_clear_line(tmp_path: Path, repo: 
     reg = open_registry(url)
     assert reg.get_view_version("fraud", "user_profile").status == "active"  # the refused set changed nothing
     reg.dispose()
+
+
+def test_a_moved_copy_of_the_repo_plans_no_change(tmp_path: Path, repo: Path) -> None:
+    """Sources name their tables under the settings' storage root, wherever the repo folder is."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    env_clean = {k: v for k, v in os.environ.items() if k != "FEATURELAKE_STORAGE_ROOT"}
+    applied = subprocess.run(
+        [sys.executable, "-m", "featurelake.cli.main", "apply", "--repo", str(repo), "--skip-feast"],
+        capture_output=True,
+        text=True,
+        env={
+            **env_clean,
+            "FEATURELAKE_REGISTRY_URL": url,
+            "FEATURELAKE_HOME": str(tmp_path / ".featurelake"),
+        },
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert applied.returncode == 0, applied.stderr
+    moved = tmp_path / "elsewhere" / "deeper" / "feature_repo"
+    shutil.copytree(repo, moved, ignore=shutil.ignore_patterns("__pycache__"))
+    planned = subprocess.run(
+        [sys.executable, "-m", "featurelake.cli.main", "plan", "--repo", str(moved), "--output", "json"],
+        capture_output=True,
+        text=True,
+        env={
+            **env_clean,
+            "FEATURELAKE_REGISTRY_URL": url,
+            "FEATURELAKE_HOME": str(tmp_path / ".featurelake"),
+        },
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert planned.returncode == 0, planned.stderr
+    changes = json.loads(planned.stdout)["changes"]
+    assert changes and {c["kind"] for c in changes} == {"unchanged"}, changes
+    reg = open_registry(url)
+    locations = {s.name: s.location for s in reg.list_sources("fraud")}
+    reg.dispose()
+    data = str(tmp_path / ".featurelake" / "data")
+    assert locations, locations
+    assert [loc for loc in locations.values() if loc and not loc.startswith(data)] == [], (
+        data
+    )  # "": request sources
