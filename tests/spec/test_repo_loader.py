@@ -282,3 +282,22 @@ def test_on_demand_view_with_a_source_outside_the_repo(tmp_path: Path) -> None:
         "odfv.py: OnDemandFeatureView 'doubled': source view 'hidden' is not defined in the repo; define it or use one "
         "of []"
     ]
+
+
+def test_a_broken_file_is_reported_once_not_for_its_importers(tmp_path: Path) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {
+            "a_views.py": "from z_sources import SOURCE\n",
+            "b_more.py": "import z_sources\n",
+            "z_sources.py": "SOURCE = (\n",  # a syntax error
+        },
+    )
+    with pytest.raises(DefinitionError) as err:
+        load_repo(repo)
+    problems = err.value.problems
+    assert [p for p in problems if "failed to import" in p] == [
+        p for p in problems if p.startswith("z_sources.py:")
+    ]
+    assert len([p for p in problems if "failed to import" in p]) == 1, problems
+    assert not any(p.startswith(("a_views.py", "b_more.py")) for p in problems), problems
