@@ -175,7 +175,7 @@ def test_cli_failing_expectation_exits_non_zero_and_prints_report(spark, lake, c
                 str(D2),
             ]
         )
-    assert exit_.value.code == 1
+    assert exit_.value.code == 4  # the data failed a check
     err = capsys.readouterr().err
     assert (
         "expect_table_row_count_to_be_between" in err
@@ -253,6 +253,6 @@ def test_table_commands_accept_a_feature_view_name(spark, lake, capsys):
     assert by_view == by_table
     with pytest.raises(SystemExit) as exit_:
         main(["--config", str(lake.config), "table", "describe", "no_such_view_or_table"])
-    assert exit_.value.code == 1
+    assert exit_.value.code == 2  # bad input
     err = capsys.readouterr().err
     assert "no_such_view_or_table" in err and "does not exist" in err and "neither a feature view" in err
