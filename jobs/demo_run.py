@@ -261,6 +261,7 @@ def _monitor(ctx: DemoContext) -> None:
     user and day, so against it most features differ; against the previous week (the same
     population) only the amount features on the shifted days are flagged.
     """
+    from featurelake.errors import MonitorError
     from featurelake.jobs.monitor import MonitorOptions, monitor_view, summary_lines
 
     created = ctx.state.get("training_set")
@@ -271,14 +272,21 @@ def _monitor(ctx: DemoContext) -> None:
     registry = ctx.registry()
     try:
         for i, reference in enumerate(references):
-            result = monitor_view(
-                ctx.spark,
-                settings=ctx.settings,
-                registry=registry,
-                lakehouse=ctx.lakehouse(),
-                options=MonitorOptions(view=MONITOR_VIEW, reference=reference),
-                actor=ctx.actor,
-            )
+            try:
+                result = monitor_view(
+                    ctx.spark,
+                    settings=ctx.settings,
+                    registry=registry,
+                    lakehouse=ctx.lakehouse(),
+                    options=MonitorOptions(view=MONITOR_VIEW, reference=reference),
+                    actor=ctx.actor,
+                )
+            except MonitorError as err:
+                if i == 0:
+                    raise
+                # a short demo (few --days) has no week before the last one: say so and go on
+                ctx.console.print(f"  against {reference}: skipped ({err})", markup=False)
+                continue
             ctx.state.setdefault("monitor", []).append(result)
             lines = summary_lines(result)
             if i == 0:  # the population differs from the table's: show the outcome only

@@ -120,20 +120,21 @@ def create_app(
         """Look up online features for entity rows (Feast's request/response shape)."""
         started = time.perf_counter()
         try:
-            response = await _get_online_features(request)
+            info: dict[str, Any] = {}  # what the request served, for the metrics (never shared)
+            response = await _get_online_features(request, info)
         except Exception:
             metrics.record(service=None, seconds=time.perf_counter() - started, code=500, error="internal")
             raise
         metrics.record(
-            service=getattr(request.state, "feature_service", None),
+            service=info.get("feature_service"),
             seconds=time.perf_counter() - started,
             code=response.status_code,
             error=_ERROR_KINDS.get(response.status_code) if response.status_code >= 400 else None,
-            **getattr(request.state, "served", {}),
+            **info.get("served", {}),
         )
         return response
 
-    async def _get_online_features(request: Request) -> Any:
+    async def _get_online_features(request: Request, info: dict[str, Any]) -> Any:
         try:
             raw = await read_body(request)
         except _TooLarge as err:
@@ -144,9 +145,9 @@ def create_app(
             )
         # Parsing, the Redis round trips and the JSON encoding block: they run in a worker thread
         # so one large request never holds up the event loop (other requests, /health).
-        return await run_in_threadpool(_serve, request, raw)
+        return await run_in_threadpool(_serve, raw, info)
 
-    def _serve(request: Request, raw: bytes) -> Any:
+    def _serve(raw: bytes, info: dict[str, Any]) -> Any:
         try:
             payload = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -156,7 +157,7 @@ def create_app(
         except ValidationError as err:
             problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
             return error(400, problems)
-        request.state.feature_service = req.feature_service
+        info["feature_service"] = req.feature_service
         try:
             response = sdk.get_online_features(
                 entity_rows=req.entities,
@@ -169,7 +170,7 @@ def create_app(
         except FeatureStoreError as err:
             return error(400, getattr(err, "problems", None) or str(err))
         refs = sdk.catalog.resolve(features=req.features or None, feature_service=req.feature_service)
-        request.state.served = {"refs": refs, "names": response.names, "statuses": response.statuses}
+        info["served"] = {"refs": refs, "names": response.names, "statuses": response.statuses}
         return JSONResponse(response.to_feast_json())
 
     @app.get("/metrics")
