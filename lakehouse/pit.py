@@ -117,7 +117,7 @@ def check_entity_columns(
     if timestamp_column not in columns:
         problems.append(
             f"the entity rows have no timestamp column {timestamp_column!r} (columns: {sorted(columns)}); "
-            f"add it or pass timestamp_column=<your column>"
+            "add it or pass timestamp_column=<your column> (on the command line: --timestamp-column <your column>)"
         )
     missing: dict[str, list[str]] = {}
     for view in views:
@@ -215,7 +215,7 @@ def entity_frame_from_pandas(
     if timestamp_column not in pdf.columns:
         raise EntityDataError(
             f"the entity rows have no timestamp column {timestamp_column!r} (columns: {sorted(map(str, pdf.columns))}); "
-            "add it or pass timestamp_column=<your column>"
+            "add it or pass timestamp_column=<your column> (on the command line: --timestamp-column <your column>)"
         )
     pdf = pdf.copy()
     ts = pdf[timestamp_column]

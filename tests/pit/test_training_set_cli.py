@@ -154,11 +154,20 @@ def test_entity_files_as_users_write_them(world, monkeypatch, tmp_path, capsys):
     lossy = create(precise_file, "lossy")
     assert lossy.exit_code == 2 and "'event_timestamp'" in lossy.stderr and "microseconds" in lossy.stderr
 
+    renamed = tmp_path / "labels_renamed.parquet"
+    labels.rename(columns={"event_timestamp": "label_time"}).to_parquet(renamed)
+    no_ts = create(renamed, "no_ts")
+    assert no_ts.exit_code == 2 and "--timestamp-column" in no_ts.stderr and "'label_time'" in no_ts.stderr
+    with_ts = create(renamed, "no_ts", "--timestamp-column", "label_time")
+    assert with_ts.exit_code == 0, with_ts.output
+
     not_parquet = tmp_path / "labels.csv.parquet"
     not_parquet.write_text("row_id,user_id\n1,2\n")
     bad = create(not_parquet, "bad_file")
     assert bad.exit_code == 2 and "not a readable parquet" in bad.stderr and "Caused by" not in bad.stderr
     # the refused builds staged nothing that stays behind
     assert set(world.lakehouse.list_tables()) - tables_before == {
-        t for t in world.lakehouse.list_tables() if t.startswith("training_set__naive_set__")
+        t
+        for t in world.lakehouse.list_tables()
+        if t.startswith(("training_set__naive_set__", "training_set__no_ts__"))
     }
