@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from featurelake.errors import DefinitionError, FeatureStoreError
+from featurelake.jobs.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -198,40 +198,10 @@ def _load_spec(settings: Settings, vv: ViewVersion) -> ViewSpec:
     return spec
 
 
-class _Heartbeat:
-    """Extends the run's lease from a daemon thread while the job works."""
-
-    def __init__(self, registry: Registry, run_id: str, lease: timedelta):
-        self._registry, self._run_id, self._lease = registry, run_id, lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        interval = max(0.5, self._lease.total_seconds() / 3)
-        while not self._stop.wait(interval):
-            try:
-                self._registry.heartbeat(self._run_id, lease=self._lease)
-            except Exception as err:  # noqa: BLE001 - a missed beat must not kill the job; the lease tolerates it
-                log.warning("heartbeat for run %s failed: %s", self._run_id, err)
-
-
 def _drop_table_folder(lakehouse: Lakehouse, name: str) -> None:
-    import pyarrow.fs as pafs
-
     try:
-        fs = lakehouse.storage.filesystem()
-        path = lakehouse.storage.table_path(name)
-        if fs.get_file_info(path).type != pafs.FileType.NotFound:
-            fs.delete_dir(path)
-    except Exception as err:  # noqa: BLE001 - staging cleanup is best effort; the folder is private to the run
+        lakehouse.drop(name)
+    except FeatureStoreError as err:  # staging cleanup is best effort; the folder is private to the run
         log.warning("could not remove staging table %s: %s", name, err)
 
 
@@ -480,7 +450,7 @@ def run_backfill(
     staging = staging_table_name(table, run_id)
     sweep_stale_staging(lakehouse, registry, project, vv.name, table)
     try:
-        with _Heartbeat(registry, run_id, options.lease):
+        with Heartbeat(registry, run_id, options.lease):
             log.info(
                 "run %s: backfill %s %s (%s) days %s..%s -> %s; ranges %s",
                 run_id,

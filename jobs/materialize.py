@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from featurelake.errors import ConfigError, FeatureStoreError
+from featurelake.jobs.heartbeat import Heartbeat
 from featurelake.spec import CREATED_TIMESTAMP, EVENT_TIMESTAMP, online_key_ttl_seconds, partitions_covering
 
 if TYPE_CHECKING:
@@ -154,26 +154,6 @@ def redis_target(
     )
 
 
-class _Heartbeat:
-    def __init__(self, registry: Registry, run_id: str, every: float = 60.0):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(registry, run_id, every), daemon=True)
-
-    def _run(self, registry: Registry, run_id: str, every: float) -> None:
-        while not self._stop.wait(every):
-            try:
-                registry.heartbeat(run_id)
-            except FeatureStoreError:
-                pass  # the run's lease will expire and show it abandoned; the job itself goes on
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-
-
 @dataclass(frozen=True)
 class _Plan:
     """Which files of the pinned snapshot a run reads, and why."""
@@ -288,6 +268,38 @@ def _read(
     return out
 
 
+def _resolve(
+    settings: Settings,
+    registry: Registry,
+    lakehouse: Lakehouse,
+    *,
+    view: str,
+    start: datetime | None,
+    end: datetime | None,
+    incremental: bool,
+    version: str | None,
+) -> tuple[Any, Any, datetime | None, datetime, int]:
+    """The checks of a materialization, before any work: (view version, Redis target, start, end, Delta version).
+
+    Raises:
+        ConfigError: a bad window or no Redis configured.
+        RegistryError: unknown or archived view.
+        LakehouseError: the table is missing.
+    """
+    if incremental and start is not None:
+        raise ConfigError("give either --incremental or --start/--end, not both")
+    vv = registry.assert_usable(settings.project, view, version, "materialize")
+    target = redis_target(settings, definition=vv.definition)
+    end = _utc(end) if end else datetime.now(UTC)
+    start = _utc(start) if start else None
+    if start is not None and start >= end:
+        raise ConfigError(
+            f"materialization window start {start.isoformat()} is not before end {end.isoformat()}; "
+            "pass an earlier --start or a later --end"
+        )
+    return vv, target, start, end, lakehouse.version(vv.table_name)
+
+
 def _read_arrow(lakehouse: Lakehouse, plan: _Plan, *, columns: list[str], end: datetime) -> Any:
     """The planned files as one Arrow table, filtered like :func:`_read` (the small-run path)."""
     import pyarrow as pa
@@ -364,20 +376,18 @@ def materialize_view(
     from featurelake.lakehouse.online.writer import WriteStats
     from featurelake.registry.types import Node
 
-    if incremental and start is not None:
-        raise ConfigError("give either --incremental or --start/--end, not both")
-    vv = registry.assert_usable(settings.project, view, version, "materialize")
+    vv, target, start, end, delta_version = _resolve(
+        settings,
+        registry,
+        lakehouse,
+        view=view,
+        start=start,
+        end=end,
+        incremental=incremental,
+        version=version,
+    )
     online_view = online_view_from_registry(vv)
-    target = redis_target(settings, definition=vv.definition)
-    end = _utc(end) if end else datetime.now(UTC)
-    start = _utc(start) if start else None
-    if start is not None and start >= end:
-        raise ConfigError(
-            f"materialization window start {start.isoformat()} is not before end {end.isoformat()}; "
-            "pass an earlier --start or a later --end"
-        )
     version_label = f"{vv.major}.{vv.minor}"
-    delta_version = lakehouse.version(vv.table_name)
     params = {
         "view": view,
         "version": version_label,
@@ -391,7 +401,7 @@ def materialize_view(
     run_id = registry.start_run(settings.project, "materialize", params, actor, target=view)
     inputs = [{"table": vv.table_name, "version": delta_version}]
     try:
-        with _Heartbeat(registry, run_id):
+        with Heartbeat(registry, run_id):
             plan = _plan(
                 registry=registry,
                 lakehouse=lakehouse,
@@ -507,18 +517,16 @@ def plan_materialize(
         RegistryError: unknown or archived view.
         LakehouseError: the table is missing.
     """
-    if incremental and start is not None:
-        raise ConfigError("give either --incremental or --start/--end, not both")
-    vv = registry.assert_usable(settings.project, view, version, "materialize")
-    target = redis_target(settings, definition=vv.definition)
-    end = _utc(end) if end else datetime.now(UTC)
-    start = _utc(start) if start else None
-    if start is not None and start >= end:
-        raise ConfigError(
-            f"materialization window start {start.isoformat()} is not before end {end.isoformat()}; "
-            "pass an earlier --start or a later --end"
-        )
-    delta_version = lakehouse.version(vv.table_name)
+    vv, target, start, end, delta_version = _resolve(
+        settings,
+        registry,
+        lakehouse,
+        view=view,
+        start=start,
+        end=end,
+        incremental=incremental,
+        version=version,
+    )
     plan = _plan(
         registry=registry,
         lakehouse=lakehouse,

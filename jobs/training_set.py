@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from featurelake.errors import ConfigError, FeatureStoreError, LakehouseError, RegistryError
+from featurelake.jobs.heartbeat import Heartbeat
 from featurelake.lakehouse.pit import EVENT_TS, NaiveTimestamps, PitMode
 from featurelake.lakehouse.training import Checksum, checksum
 
@@ -161,58 +162,60 @@ def create_training_set(
     run_id = registry.start_run(project, "training-set", params, actor, target=name)
     table = training_table_name(name, run_id)
     try:
-        if not isinstance(entities, str) or "/" in entities:
-            entities = _persist_entities(
-                spark,
-                lakehouse,
+        # a live build stays "running", so no other build of the name sweeps its tables
+        with Heartbeat(registry, run_id):
+            if not isinstance(entities, str) or "/" in entities:
+                entities = _persist_entities(
+                    spark,
+                    lakehouse,
+                    entities,
+                    table + "__entities",
+                    timestamp_column=timestamp_column,
+                    naive_timestamps=naive_timestamps,
+                )
+            result = build_historical(
                 entities,
-                table + "__entities",
+                spark=spark,
+                lakehouse=lakehouse,
+                registry=registry,
+                project=project,
+                feature_service=service,
+                mode=mode,
                 timestamp_column=timestamp_column,
                 naive_timestamps=naive_timestamps,
             )
-        result = build_historical(
-            entities,
-            spark=spark,
-            lakehouse=lakehouse,
-            registry=registry,
-            project=project,
-            feature_service=service,
-            mode=mode,
-            timestamp_column=timestamp_column,
-            naive_timestamps=naive_timestamps,
-        )
-        info = lakehouse.write(result.frame, table, mode="overwrite")
-        digest = checksum(lakehouse.read(spark, table, version=info.version))
-        assert_service = result.service
-        if assert_service is None or result.entity.table is None or result.entity.version is None:
-            raise LakehouseError(
-                "internal: the training set inputs were not pinned"
-            )  # unreachable by construction
-        feature_tables = [{"table": v.table, "version": v.delta_version} for v in result.views]
-        entity = {"table": result.entity.table, "version": result.entity.version}
-        version = registry.register_training_set(
-            project,
-            name,
-            service=assert_service.name,
-            service_version=assert_service.version,
-            entity_source=entity,
-            feature_tables=feature_tables,
-            features=result.feature_refs,
-            output={"table": table, "version": info.version},
-            row_count=digest.rows,
-            checksum=str(digest),
-            actor=actor,
-            run_id=run_id,
-        )
-        registry.finish_run(
-            run_id,
-            status="succeeded",
-            rows_in=result.bounds.rows,
-            rows_out=digest.rows,
-            inputs=[entity, *feature_tables],
-            outputs=[{"table": table, "version": info.version}],
-            report={"training_set_version": version, "checksum": str(digest), "mode": mode},
-        )
+            info = lakehouse.write(result.frame, table, mode="overwrite")
+            digest = checksum(lakehouse.read(spark, table, version=info.version))
+            assert_service = result.service
+            if assert_service is None or result.entity.table is None or result.entity.version is None:
+                raise LakehouseError(
+                    "internal: the training set inputs were not pinned"
+                )  # unreachable by construction
+            feature_tables = [{"table": v.table, "version": v.delta_version} for v in result.views]
+            entity = {"table": result.entity.table, "version": result.entity.version}
+            version = registry.register_training_set(
+                project,
+                name,
+                service=assert_service.name,
+                service_version=assert_service.version,
+                entity_source=entity,
+                feature_tables=feature_tables,
+                features=result.feature_refs,
+                output={"table": table, "version": info.version},
+                row_count=digest.rows,
+                checksum=str(digest),
+                actor=actor,
+                run_id=run_id,
+            )
+            registry.finish_run(
+                run_id,
+                status="succeeded",
+                rows_in=result.bounds.rows,
+                rows_out=digest.rows,
+                inputs=[entity, *feature_tables],
+                outputs=[{"table": table, "version": info.version}],
+                report={"training_set_version": version, "checksum": str(digest), "mode": mode},
+            )
     except BaseException as err:
         registry.finish_run(run_id, status="failed", error=f"{type(err).__name__}: {err}")
         for staged in (table + "__entities", table):  # never registered: nobody can pin them
