@@ -586,7 +586,7 @@ def erase_from_settings(
     from featurelake.jobs.wiring import lakehouse_from_settings
     from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     spark = None
     try:
         keys = parse_keys(registry, settings.project, cli.get("entities") or (), cli.get("file"))

@@ -218,7 +218,7 @@ def expire_from_settings(
     from featurelake.jobs.wiring import lakehouse_from_settings
     from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         return run_expiry(
             registry=registry,

@@ -648,7 +648,7 @@ def run(
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         lakehouse = lakehouse_from_settings(settings)
         spark = spark or build_spark_session(

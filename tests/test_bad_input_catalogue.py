@@ -342,9 +342,16 @@ def test_cli_settings_file_problems(world: World, capsys: pytest.CaptureFixture[
     data = yaml.safe_load(world.config.read_text())
     data["registry"] = {"url": f"sqlite:///{tmp_path}/typo/registry.db"}
     typo.write_text(yaml.safe_dump(data))
-    code, text = _cli(world, capsys, "registry", "list", config=typo)
-    assert code == 2 and f"{tmp_path}/typo/registry.db" in text
-    assert not (tmp_path / "typo").exists()
+    for args in (
+        ("registry", "list"),
+        ("monitor", "status"),
+        ("erase", "status"),
+        ("table", "expire", "--dry-run"),
+        ("training-set", "list"),
+    ):  # only apply / registry init create a registry: every other command names the path
+        code, text = _cli(world, capsys, *args, config=typo)
+        assert code == 2 and f"{tmp_path}/typo/registry.db" in text, (args, text)
+        assert not (tmp_path / "typo").exists(), args
     assert world.snapshot() == before
 
 

@@ -52,7 +52,7 @@ def status_cmd(app: AppContext, request: str | None, limit: int, output: str) ->
     from featurelake.jobs.erase import report_html, report_text
     from featurelake.registry import open_registry
 
-    registry = open_registry(app.settings.registry_url)
+    registry = open_registry(app.settings.registry_url, create=False)
     try:
         if request is None:
             requests = registry.list_erasure_requests(app.settings.project, limit=limit)

@@ -68,7 +68,7 @@ def run(
         version=version,
     )
     settings = app.settings
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         spark = build_spark_session(
             app_name=f"featurelake-monitor-{view}",
@@ -128,7 +128,7 @@ def status(ctx: click.Context, app: AppContext, view: str | None, output: str) -
     from featurelake.registry import open_registry
 
     settings = app.settings
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         checks = registry.monitor_checks(settings.project, view=view, latest_run=True)
     finally:

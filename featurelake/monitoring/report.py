@@ -95,7 +95,7 @@ def load_report(settings: Settings, *, view: str | None = None, history_limit: i
     from featurelake.lakehouse.monitoring.metrics_table import read_all_profiles, read_reference
     from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url)
+    registry = open_registry(settings.registry_url, create=False)
     try:
         project = settings.project
         latest = registry.monitor_checks(project, view=view, latest_run=True)
