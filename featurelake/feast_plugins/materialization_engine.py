@@ -209,9 +209,13 @@ class FeaturelakeSparkEngine(ComputeEngine):
 
 def _in_featurelake_registry(settings: Any, view: str) -> bool:
     """True if featurelake's registry defines ``view`` (it then has a spec and a feature table)."""
+    from featurelake.errors import RegistryNotFoundError
     from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url, create=False)
+    try:
+        registry = open_registry(settings.registry_url, create=False)
+    except RegistryNotFoundError:  # a Feast-only deployment: no featurelake registry, no featurelake view
+        return False
     try:
         return any(v.name == view for v in registry.list_views(settings.project, include_removed=True))
     finally:
