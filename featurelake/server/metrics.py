@@ -10,47 +10,108 @@
 * ``featurelake_online_errors_total`` (counter, label ``kind``): ``bad_request``,
   ``too_large``, ``unavailable`` (Redis), ``internal``.
 
-Each app has its own collector registry, so several apps in one process (tests) do not mix.
+Each app keeps its own counts in plain Python and exposes them through a custom collector in
+its own collector registry. It does not use prometheus_client's metric objects: importing
+``feast.metrics`` (Feast's SDK, our plugins) sets ``PROMETHEUS_MULTIPROC_DIR``, and from then on
+prometheus_client keeps every metric's value in per-process files keyed by name and labels, so
+two apps in one process (tests, an embedded server) would add into each other's counts.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+class _Histogram:
+    """One label set's histogram: counts per upper bound, sum and count."""
+
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last is +Inf
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if value <= bound:
+                self.buckets[i] += 1
+                break
+        else:
+            self.buckets[-1] += 1
+        self.count += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out, running = [], 0
+        for bound, n in zip((*LATENCY_BUCKETS, math.inf), self.buckets, strict=True):
+            running += n
+            out.append(("+Inf" if bound == math.inf else repr(float(bound)), running))
+        return out
+
+
+class _Collector(Collector):
+    """Turns a :class:`ServingMetrics`' counts into metric families at scrape time."""
+
+    def __init__(self, metrics: ServingMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._metrics
+        with m.lock:
+            latency = {k: (h.cumulative(), h.total) for k, h in m.latency.items()}
+            values, requests, errors = dict(m.values), dict(m.requests), dict(m.errors)
+        family = HistogramMetricFamily(
+            "featurelake_online_request_seconds",
+            "Latency of /get-online-features per feature service",
+            labels=["feature_service"],
+        )
+        for service, (buckets, total) in sorted(latency.items()):
+            family.add_metric([service], buckets, total)
+        yield family
+        for name, doc, labels, counts in (
+            (
+                "featurelake_online_feature_values",
+                "Feature values served per view and status",
+                ["view", "status"],
+                values,
+            ),
+            (
+                "featurelake_online_requests",
+                "Requests to /get-online-features by feature service and HTTP status code",
+                ["feature_service", "code"],
+                requests,
+            ),
+            ("featurelake_online_errors", "Failed requests by kind", ["kind"], errors),
+        ):
+            counter = CounterMetricFamily(name, doc, labels=labels)
+            for key, n in sorted(counts.items()):
+                counter.add_metric(list(key), n)
+            yield counter
+
+
 class ServingMetrics:
-    """The feature server's metrics in their own collector registry."""
+    """The feature server's metrics: its own counts, exposed from its own collector registry."""
 
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.latency = Histogram(
-            "featurelake_online_request_seconds",
-            "Latency of /get-online-features per feature service",
-            ["feature_service"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.values = Counter(
-            "featurelake_online_feature_values",
-            "Feature values served per view and status",
-            ["view", "status"],
-            registry=self.registry,
-        )
-        self.requests = Counter(
-            "featurelake_online_requests",
-            "Requests to /get-online-features by feature service and HTTP status code",
-            ["feature_service", "code"],
-            registry=self.registry,
-        )
-        self.errors = Counter(
-            "featurelake_online_errors", "Failed requests by kind", ["kind"], registry=self.registry
-        )
+        self.lock = threading.Lock()
+        self.latency: dict[str, _Histogram] = {}
+        self.values: dict[tuple[str, str], int] = {}
+        self.requests: dict[tuple[str, str], int] = {}
+        self.errors: dict[tuple[str], int] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
 
     def record(
         self,
@@ -75,19 +136,20 @@ class ServingMetrics:
             statuses: the response's status columns.
         """
         label = service or "(features)"
-        self.latency.labels(label).observe(seconds)
-        self.requests.labels(label, str(code)).inc()
-        if error is not None:
-            self.errors.labels(error).inc()
+        per_view: dict[tuple[str, str], int] = {}
         if refs and names is not None and statuses is not None:
             first = len(names) - len(refs)
             for (view, _), column in zip(refs, statuses[first:], strict=False):
-                counts: dict[str, int] = {}
                 for status in column:
-                    key = getattr(status, "value", str(status))
-                    counts[key] = counts.get(key, 0) + 1
-                for key, n in counts.items():
-                    self.values.labels(view, key).inc(n)
+                    key = (view, getattr(status, "value", str(status)))
+                    per_view[key] = per_view.get(key, 0) + 1
+        with self.lock:
+            self.latency.setdefault(label, _Histogram()).observe(seconds)
+            self.requests[(label, str(code))] = self.requests.get((label, str(code)), 0) + 1
+            if error is not None:
+                self.errors[(error,)] = self.errors.get((error,), 0) + 1
+            for key, n in per_view.items():
+                self.values[key] = self.values.get(key, 0) + n
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of every metric."""
