@@ -82,25 +82,31 @@ def online_view_from_registry(version: Any) -> OnlineView:
     )
 
 
-class FeastRequestError(InvalidRequestError):
-    """A request error Feast's feature server reports with one of its own error classes.
+@dataclass(frozen=True)
+class FeastError:
+    """How Feast's feature server reports a request error: one of its own error classes.
 
-    ``featurelake serve`` answers it as ``feast serve`` does: ``status`` and the body
-    ``{"module": "feast.errors", "class": feast_class, "message": ...}`` (as a JSON string), the
-    message starting with Feast's own text.
+    ``featurelake serve`` answers an :class:`InvalidRequestError` carrying one (its ``feast``
+    attribute) as ``feast serve`` does: ``status`` and the body ``{"module": "feast.errors",
+    "class": feast_class, "message": ...}`` (as a JSON string), the message starting with
+    Feast's own text.
 
-    Args:
-        problems: every problem found (our messages, naming the fix).
-        feast_class: the class in ``feast.errors`` Feast raises for the first problem.
-        feast_message: the message Feast gives that class.
+    Attributes:
+        feast_class: the class in ``feast.errors`` Feast raises.
+        message: the message Feast gives it.
         status: the HTTP status ``featurelake serve`` answers with.
     """
 
-    def __init__(self, problems: list[str] | str, *, feast_class: str, feast_message: str, status: int):
-        super().__init__(problems)
-        self.feast_class = feast_class
-        self.feast_message = feast_message
-        self.status = status
+    feast_class: str
+    message: str
+    status: int
+
+
+def feast_request_error(problems: list[str] | str, feast: FeastError) -> InvalidRequestError:
+    """An :class:`InvalidRequestError` (``problems``: our messages) that Feast reports as ``feast``."""
+    err = InvalidRequestError(problems)
+    err.feast = feast  # type: ignore[attr-defined]
+    return err
 
 
 @dataclass(frozen=True)
@@ -224,11 +230,13 @@ class FeatureCatalog:
                     f"{sorted([*self.views, *self.on_demand])}"
                 )
         if unknown_views:
-            raise FeastRequestError(
+            raise feast_request_error(
                 list(dict.fromkeys(problems)),
-                feast_class="FeatureViewNotFoundException",
-                feast_message=f"Feature view {unknown_views[0]} does not exist in project {self.project}",
-                status=404,
+                FeastError(
+                    "FeatureViewNotFoundException",
+                    f"Feature view {unknown_views[0]} does not exist in project {self.project}",
+                    status=404,
+                ),
             )
         if problems:
             raise InvalidRequestError(list(dict.fromkeys(problems)))
@@ -246,12 +254,14 @@ class FeatureCatalog:
         if ref not in self.services:
             if not sep or name not in self.services or versions:
                 known = sorted(k for k in self.services if ":" not in k)
-                raise FeastRequestError(
+                raise feast_request_error(
                     f"feature service {ref!r} does not exist; known services: {known}"
                     + (f"; versions of {name!r}: {versions}" if versions else ""),
-                    feast_class="FeatureServiceNotFoundException",
-                    feast_message=f"Feature service {ref} does not exist in project {self.project}",
-                    status=404,
+                    FeastError(
+                        "FeatureServiceNotFoundException",
+                        f"Feature service {ref} does not exist in project {self.project}",
+                        status=404,
+                    ),
                 )
             ref = name  # no registry: the repo's definition is the only version there is
         state = self.service_states.get(ref)
@@ -495,15 +505,17 @@ class OnlineFeatureClient:
             )
         missing = sorted(f for f in request_fields if any(f not in r for r in rows))
         if missing and rows:
-            raise FeastRequestError(
+            raise feast_request_error(
                 [
                     f"request data {missing} is missing from some entity rows; on-demand features need it",
                     *problems,
                 ],
-                feast_class="RequestDataNotFoundInEntityRowsException",
-                feast_message=f"Required request data source features {missing} not found in the entity rows, "
-                "but required by feature views",
-                status=404,
+                FeastError(
+                    "RequestDataNotFoundInEntityRowsException",
+                    f"Required request data source features {missing} not found in the entity rows, "
+                    "but required by feature views",
+                    status=404,
+                ),
             )
         if problems:
             raise InvalidRequestError(problems)
@@ -557,12 +569,14 @@ def _check_name_collisions(refs: Sequence[tuple[str, str]], full_feature_names: 
             "To resolve this collision, either use the full feature name by setting 'full_feature_names=True', "
             "or ensure that the features in question have different names."
         )
-    raise FeastRequestError(
+    raise feast_request_error(
         f"features {list(dict.fromkeys(clashing))} would all be returned as column(s) {dup}; request each "
         "once" + ("" if full_feature_names else ", or set full_feature_names=true"),
-        feast_class="FeatureNameCollisionError",
-        feast_message=f"Duplicate features named {dup} found.\n{fix}",
-        status=400,
+        FeastError(
+            "FeatureNameCollisionError",
+            f"Duplicate features named {dup} found.\n{fix}",
+            status=400,
+        ),
     )
 
 

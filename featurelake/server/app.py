@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
-from featurelake.jobs.online import FeastRequestError, OnlineFeatureClient
+from featurelake.jobs.online import OnlineFeatureClient
 from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
@@ -214,11 +214,12 @@ def create_app(
             )
         except ServiceUnavailableError as err:
             return JSONResponse(status_code=503, content=str(err))
-        except FeastRequestError as err:
-            message = f"{err.feast_message}; {'; '.join(err.problems)}"
-            detail = {"module": "feast.errors", "class": err.feast_class, "message": message}
-            return JSONResponse(status_code=err.status, content=json.dumps(detail))
         except FeatureStoreError as err:
+            feast = getattr(err, "feast", None)  # a FeastError: Feast names this one with its own class
+            if feast is not None:
+                message = f"{feast.message}; {'; '.join(err.problems)}"
+                detail = {"module": "feast.errors", "class": feast.feast_class, "message": message}
+                return JSONResponse(status_code=feast.status, content=json.dumps(detail))
             return JSONResponse(
                 status_code=400, content="; ".join(getattr(err, "problems", None) or [str(err)])
             )
