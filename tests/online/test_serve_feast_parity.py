@@ -129,6 +129,16 @@ CASES: list[tuple[str, Any]] = [
         "wrong type Feast truncates",
         {"features": ["user_profile:home_country"], "entities": {"user_id": [1.5]}},
     ),
+    ("join key as a string", {"features": ["user_profile:home_country"], "entities": {"user_id": ["1"]}}),
+    ("entity name for its join key", {"features": ["user_profile:home_country"], "entities": {"user": [1]}}),
+    (
+        "features and service",
+        {
+            "features": ["user_profile:home_country"],
+            "feature_service": "fraud_detection",
+            "entities": {"user_id": [1], "merchant_id": [1]},
+        },
+    ),
     (
         "on-demand without request data",
         {"features": ["transaction_vs_history:amount_to_mean_ticket_30d"], "entities": {"user_id": [1]}},
@@ -158,6 +168,9 @@ CASES: list[tuple[str, Any]] = [
 # Answers that may differ, by case, and why (the README's compatibility table says the same).
 REFUSED_WHERE_FEAST_SERVES = {
     "wrong type Feast truncates": "Feast serves entity int(1.5) = 1; we refuse a join key value of the wrong type",
+    "join key as a string": "Feast serves entity int('1'); we refuse a join key value of the wrong type",
+    "entity name for its join key": "Feast serves 'user' as 'user_id' (deprecated); we ask for the join key",
+    "features and service": "Feast serves the service and ignores 'features'; we refuse the ambiguity",
     "unknown request field": "Feast ignores a misspelt field (here 'featurs'); we answer 422 naming it",
 }
 
