@@ -83,7 +83,7 @@ def online_view_from_registry(version: Any) -> OnlineView:
 
 
 @dataclass(frozen=True)
-class FeastError:
+class FeastErrorClass:
     """How Feast's feature server reports a request error: one of its own error classes.
 
     ``featurelake serve`` answers an :class:`InvalidRequestError` carrying one (its ``feast``
@@ -102,7 +102,7 @@ class FeastError:
     status: int
 
 
-def feast_request_error(problems: list[str] | str, feast: FeastError) -> InvalidRequestError:
+def feast_request_error(problems: list[str] | str, feast: FeastErrorClass) -> InvalidRequestError:
     """An :class:`InvalidRequestError` (``problems``: our messages) that Feast reports as ``feast``."""
     err = InvalidRequestError(problems)
     err.feast = feast  # type: ignore[attr-defined]
@@ -232,7 +232,7 @@ class FeatureCatalog:
         if unknown_views:
             raise feast_request_error(
                 list(dict.fromkeys(problems)),
-                FeastError(
+                FeastErrorClass(
                     "FeatureViewNotFoundException",
                     f"Feature view {unknown_views[0]} does not exist in project {self.project}",
                     status=404,
@@ -257,7 +257,7 @@ class FeatureCatalog:
                 raise feast_request_error(
                     f"feature service {ref!r} does not exist; known services: {known}"
                     + (f"; versions of {name!r}: {versions}" if versions else ""),
-                    FeastError(
+                    FeastErrorClass(
                         "FeatureServiceNotFoundException",
                         f"Feature service {ref} does not exist in project {self.project}",
                         status=404,
@@ -510,7 +510,7 @@ class OnlineFeatureClient:
                     f"request data {missing} is missing from some entity rows; on-demand features need it",
                     *problems,
                 ],
-                FeastError(
+                FeastErrorClass(
                     "RequestDataNotFoundInEntityRowsException",
                     f"Required request data source features {missing} not found in the entity rows, "
                     "but required by feature views",
@@ -572,7 +572,7 @@ def _check_name_collisions(refs: Sequence[tuple[str, str]], full_feature_names: 
     raise feast_request_error(
         f"features {list(dict.fromkeys(clashing))} would all be returned as column(s) {dup}; request each "
         "once" + ("" if full_feature_names else ", or set full_feature_names=true"),
-        FeastError(
+        FeastErrorClass(
             "FeatureNameCollisionError",
             f"Duplicate features named {dup} found.\n{fix}",
             status=400,

@@ -215,7 +215,7 @@ def create_app(
         except ServiceUnavailableError as err:
             return JSONResponse(status_code=503, content=str(err))
         except FeatureStoreError as err:
-            feast = getattr(err, "feast", None)  # a FeastError: Feast names this one with its own class
+            feast = getattr(err, "feast", None)  # a FeastErrorClass: Feast names this one with its own class
             if feast is not None:
                 message = f"{feast.message}; {'; '.join(err.problems)}"
                 detail = {"module": "feast.errors", "class": feast.feast_class, "message": message}
