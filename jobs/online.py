@@ -10,9 +10,11 @@ data and looked-up values, and returns values with a status each (Feast's ``Fiel
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from featurelake.errors import DefinitionError, RegistryError
@@ -78,6 +80,33 @@ def online_view_from_registry(version: Any) -> OnlineView:
         features=tuple((f.name, kind_of_feast_dtype(f.dtype)) for f in version.features),
         ttl=version.ttl if version.ttl and version.ttl > timedelta(0) else None,
     )
+
+
+@dataclass(frozen=True)
+class FeastErrorClass:
+    """How Feast's feature server reports a request error: one of its own error classes.
+
+    ``featurelake serve`` answers an :class:`InvalidRequestError` carrying one (its ``feast``
+    attribute) as ``feast serve`` does: ``status`` and the body ``{"module": "feast.errors",
+    "class": feast_class, "message": ...}`` (as a JSON string), the message starting with
+    Feast's own text.
+
+    Attributes:
+        feast_class: the class in ``feast.errors`` Feast raises.
+        message: the message Feast gives it.
+        status: the HTTP status ``featurelake serve`` answers with.
+    """
+
+    feast_class: str
+    message: str
+    status: int
+
+
+def feast_request_error(problems: list[str] | str, feast: FeastErrorClass) -> InvalidRequestError:
+    """An :class:`InvalidRequestError` (``problems``: our messages) that Feast reports as ``feast``."""
+    err = InvalidRequestError(problems)
+    err.feast = feast  # type: ignore[attr-defined]
+    return err
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,7 @@ class FeatureCatalog:
             if bad:
                 raise InvalidRequestError(bad)
         problems = []
+        unknown_views: list[str] = []
         for view, feat in refs:
             status = self.statuses.get(view)
             if status == "archived":
@@ -194,10 +224,20 @@ class FeatureCatalog:
                         f"on-demand view {view!r} has no feature {feat!r}; its features are {names}"
                     )
             else:
+                unknown_views.append(view)
                 problems.append(
                     f"unknown feature view {view!r} in {view}:{feat}; known views: "
                     f"{sorted([*self.views, *self.on_demand])}"
                 )
+        if unknown_views:
+            raise feast_request_error(
+                list(dict.fromkeys(problems)),
+                FeastErrorClass(
+                    "FeatureViewNotFoundException",
+                    f"Feature view {unknown_views[0]} does not exist in project {self.project}",
+                    status=404,
+                ),
+            )
         if problems:
             raise InvalidRequestError(list(dict.fromkeys(problems)))
         return refs
@@ -214,9 +254,14 @@ class FeatureCatalog:
         if ref not in self.services:
             if not sep or name not in self.services or versions:
                 known = sorted(k for k in self.services if ":" not in k)
-                raise InvalidRequestError(
+                raise feast_request_error(
                     f"feature service {ref!r} does not exist; known services: {known}"
-                    + (f"; versions of {name!r}: {versions}" if versions else "")
+                    + (f"; versions of {name!r}: {versions}" if versions else ""),
+                    FeastErrorClass(
+                        "FeatureServiceNotFoundException",
+                        f"Feature service {ref} does not exist in project {self.project}",
+                        status=404,
+                    ),
                 )
             ref = name  # no registry: the repo's definition is the only version there is
         state = self.service_states.get(ref)
@@ -245,14 +290,21 @@ class FeatureCatalog:
 class OnlineResponse:
     """The result of :meth:`OnlineFeatureClient.get_online_features`.
 
-    ``columns`` holds the join keys first (status PRESENT), then one column per requested
-    feature, named ``feature`` or ``view__feature`` (``full_feature_names``).
+    ``columns`` are in the order Feast's feature server gives them: the request's join keys
+    (in request order), then the requested features of each feature view (views in the order
+    the request first names them, an on-demand view naming its source views at its place),
+    then each on-demand view's requested outputs (in its transformation's output order). A
+    column is named ``feature`` or ``view__feature`` (``full_feature_names``).
+
+    Attributes:
+        views: the feature views read, in that order (Feast's ``feature_view_metadata``).
     """
 
     names: list[str]
     values: list[list[Any]]
     statuses: list[list[FeatureStatus]]
     event_timestamps: list[list[datetime | None]]
+    views: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[Any]]:
         """Column name -> values (like Feast's ``OnlineResponse.to_dict()``)."""
@@ -262,20 +314,42 @@ class OnlineResponse:
         """Column name -> status names."""
         return {n: [s.value for s in col] for n, col in zip(self.names, self.statuses, strict=True)}
 
-    def to_feast_json(self) -> dict[str, Any]:
-        """Feast's feature server response shape: ``{"metadata": {"feature_names"}, "results": [...]}``."""
+    def to_feast_json(self, *, include_feature_view_version_metadata: bool = False) -> dict[str, Any]:
+        """Feast's feature server response: ``{"results": [...], "metadata": {"feature_names"}}``.
+
+        Keys, column order and timestamps (RFC 3339, fractional digits as protobuf's JSON
+        mapping writes them; 1970-01-01 for none) are Feast's; statuses are ours.
+
+        Args:
+            include_feature_view_version_metadata: add ``metadata.feature_view_metadata``
+                (``[{"name": view}]`` per view read; featurelake's views are not Feast-versioned).
+        """
         results = []
         for values, statuses, stamps in zip(self.values, self.statuses, self.event_timestamps, strict=True):
             results.append(
                 {
                     "values": [_jsonable(v) for v in values],
                     "statuses": [s.value for s in statuses],
-                    "event_timestamps": [
-                        (t or datetime(1970, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in stamps
-                    ],
+                    "event_timestamps": [_feast_timestamp(t) for t in stamps],
                 }
             )
-        return {"metadata": {"feature_names": list(self.names)}, "results": results}
+        metadata: dict[str, Any] = {"feature_names": list(self.names)}
+        if include_feature_view_version_metadata:
+            metadata["feature_view_metadata"] = [{"name": v} for v in self.views]
+        return {"results": results, "metadata": metadata}
+
+
+def _feast_timestamp(t: datetime | None) -> str:
+    """``t`` as Feast's feature server writes a protobuf Timestamp: no fraction, or 3 or 6 digits."""
+    if t is None:
+        return "1970-01-01T00:00:00Z"
+    t = t.astimezone(UTC)
+    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond == 0:
+        return base + "Z"
+    if t.microsecond % 1000 == 0:
+        return f"{base}.{t.microsecond // 1000:03d}Z"
+    return f"{base}.{t.microsecond:06d}Z"
 
 
 def _jsonable(value: Any) -> Any:
@@ -386,32 +460,37 @@ class OnlineFeatureClient:
             features = [features]
         rows = _rows(entity_rows)
         refs = self.catalog.resolve(features=features, feature_service=feature_service)
+        _check_name_collisions(refs, full_feature_names)
         cat = self.catalog
-        # Base features to read: requested ones plus the inputs of requested on-demand views.
+        # Base features to read, per view in the order Feast's server lists views: each view where
+        # the request first names it, an on-demand view naming its source views at its place.
         needed: dict[str, list[str]] = {}
         request_fields: set[str] = set()
         odfvs = list(dict.fromkeys(v for v, _ in refs if v in cat.on_demand))
         for view, feat in refs:
             if view in cat.views:
-                needed.setdefault(view, [])
-                if feat not in needed[view]:
+                if feat not in needed.setdefault(view, []):
                     needed[view].append(feat)
-        for name in odfvs:
-            odfv = cat.on_demand[name]
+                continue
+            odfv = cat.on_demand[view]
             for proj in odfv.source_feature_view_projections.values():
                 if proj.name not in cat.views:
                     raise InvalidRequestError(
-                        f"on-demand view {name!r} reads view {proj.name!r}, which is not online"
+                        f"on-demand view {view!r} reads view {proj.name!r}, which is not online"
                     )
                 for f in proj.features:
                     if f.name not in needed.setdefault(proj.name, []):
                         needed[proj.name].append(f.name)
             request_fields.update(odfv.get_request_data_schema())
         join_keys = list(dict.fromkeys(k for v in needed for k in cat.views[v].join_key_names))
-        allowed = set(join_keys) | request_fields
+        # Like Feast, every join key of the project the request gives comes back (in request order)
+        # and other names are ignored, unless a needed join key is missing: then they are named,
+        # as they are most likely misspelt join keys.
+        given = list(dict.fromkeys(k for r in rows for k in r))
+        project_keys = {k for v in cat.views.values() for k in v.join_key_names}
         problems = []
-        unknown = sorted({k for r in rows for k in r} - allowed)
-        if unknown:
+        unknown = sorted(set(given) - project_keys - request_fields)
+        if unknown and any(k not in r for r in rows for k in join_keys):
             problems.append(
                 f"unknown entity key name(s) {unknown} in entity rows; the requested features use join keys "
                 f"{join_keys}" + (f" and request data {sorted(request_fields)}" if request_fields else "")
@@ -425,9 +504,18 @@ class OnlineFeatureClient:
                 + "}"
             )
         missing = sorted(f for f in request_fields if any(f not in r for r in rows))
-        if missing:
-            problems.append(
-                f"request data {missing} is missing from some entity rows; on-demand features need it"
+        if missing and rows:
+            raise feast_request_error(
+                [
+                    f"request data {missing} is missing from some entity rows; on-demand features need it",
+                    *problems,
+                ],
+                FeastErrorClass(
+                    "RequestDataNotFoundInEntityRowsException",
+                    f"Required request data source features {missing} not found in the entity rows, "
+                    "but required by feature views",
+                    status=404,
+                ),
             )
         if problems:
             raise InvalidRequestError(problems)
@@ -438,17 +526,58 @@ class OnlineFeatureClient:
         for name in odfvs:
             by_ref.update(_run_on_demand(cat.on_demand[name], by_ref, rows))
         n = len(rows)
-        names = list(join_keys)
-        values: list[list[Any]] = [[r.get(k) for r in rows] for k in join_keys]
-        statuses = [[FeatureStatus.PRESENT] * n for _ in join_keys]
-        stamps: list[list[datetime | None]] = [[None] * n for _ in join_keys]
-        for view, feat in refs:
+        keys_out = [k for k in given if k in project_keys]
+        names = list(keys_out)
+        values: list[list[Any]] = [[r.get(k) for r in rows] for k in keys_out]
+        statuses = [[FeatureStatus.PRESENT] * n for _ in keys_out]
+        stamps: list[list[datetime | None]] = [[None] * n for _ in keys_out]
+        wanted = set(refs)
+        ordered = [(v, f) for v in needed for f in needed[v] if (v, f) in wanted]
+        # on-demand outputs: per on-demand view, in its transformation's output order (by_ref's)
+        ordered += [
+            (v, f) for ref in by_ref for v, _, f in [ref.partition(":")] if v in odfvs and (v, f) in wanted
+        ]
+        for view, feat in ordered:
             col = by_ref[f"{view}:{feat}"]
             names.append(f"{view}__{feat}" if full_feature_names else feat)
             values.append(col.values)
             statuses.append(col.statuses)
             stamps.append(col.event_timestamps)
-        return OnlineResponse(names, values, statuses, stamps)
+        return OnlineResponse(names, values, statuses, stamps, views=list(needed))
+
+
+def _check_name_collisions(refs: Sequence[tuple[str, str]], full_feature_names: bool) -> None:
+    """Refuse two requested features that would get the same column name (Feast does too).
+
+    Raises:
+        FeastRequestError: ``FeatureNameCollisionError``, naming the colliding references.
+    """
+    names = [f"{v}__{f}" if full_feature_names else f for v, f in refs]
+    counts = Counter(names)
+    clashing = [f"{v}:{f}" for (v, f), name in zip(refs, names, strict=True) if counts[name] > 1]
+    if not clashing:
+        return
+    dup = ", ".join(dict.fromkeys(n for n in names if counts[n] > 1))
+    if full_feature_names:
+        fix = (
+            "To resolve this collision, please ensure that the feature views or their own features have "
+            "different names. If you're intentionally joining the same feature view twice on different sets "
+            "of entities, please rename one of the feature views with '.with_name'."
+        )
+    else:
+        fix = (
+            "To resolve this collision, either use the full feature name by setting 'full_feature_names=True', "
+            "or ensure that the features in question have different names."
+        )
+    raise feast_request_error(
+        f"features {list(dict.fromkeys(clashing))} would all be returned as column(s) {dup}; request each "
+        "once" + ("" if full_feature_names else ", or set full_feature_names=true"),
+        FeastErrorClass(
+            "FeatureNameCollisionError",
+            f"Duplicate features named {dup} found.\n{fix}",
+            status=400,
+        ),
+    )
 
 
 def _run_on_demand(
@@ -478,11 +607,15 @@ def _run_on_demand(
         raise DefinitionError(
             f"on-demand feature view {odfv.name!r} failed: {type(err).__name__}: {err}; fix its transformation"
         ) from err
+    declared = [f.name for f in odfv.features]
+    # the transformation's output order first (Feast's server returns them in that order)
+    order = [c for c in output if c in declared] + [c for c in declared if c not in output]
     result = {}
-    for f in odfv.features:
-        vals = list(output.get(f.name, [None] * len(rows)))
-        stat = [FeatureStatus.NULL_VALUE if v is None else FeatureStatus.PRESENT for v in vals]
-        col = FeatureColumn(odfv.name, f.name, vals, stat, [datetime.now(UTC)] * len(rows))
+    for name in order:
+        vals = list(output.get(name, [None] * len(rows)))
+        stat = [FeatureStatus.NULL_VALUE if v is None or v != v else FeatureStatus.PRESENT for v in vals]
+        # no event time: computed at request time (Feast's server gives none either)
+        col = FeatureColumn(odfv.name, name, vals, stat, [None] * len(rows))
         result[col.ref] = col
     return result
 
@@ -500,6 +633,24 @@ def catalog_from_repo(
     )
 
 
+def find_feature_repo(settings: Any) -> Path | None:
+    """The feature repo folder: ``settings.feature_repo`` (relative to the working directory, else
+    to the settings file's folder), else the working directory when it is a Feast repo (holds
+    ``feature_store.yaml``: ``featurelake serve`` started inside ``feature_repo/``, as Feast users
+    run ``feast serve``). None if there is none.
+    """
+    configured = Path(settings.feature_repo)
+    candidates = [configured]
+    source = getattr(settings, "source_file", None)
+    if not configured.is_absolute() and source is not None:
+        candidates.append(Path(source).resolve().parent / configured)
+    for path in candidates:
+        if path.is_dir():
+            return path
+    cwd = Path.cwd()
+    return cwd if (cwd / "feature_store.yaml").is_file() else None
+
+
 def load_catalog(settings: Any, *, registry: Any | None = None) -> FeatureCatalog:
     """The catalog for ``settings.project``: the feature repo's views, on-demand views and services,
     with statuses (and versioned services ``name:vN``) from the registry when one is given.
@@ -508,13 +659,11 @@ def load_catalog(settings: Any, *, registry: Any | None = None) -> FeatureCatalo
         DefinitionError: the feature repo does not load.
         RegistryError: the registry cannot be read.
     """
-    from pathlib import Path
-
-    repo_path = Path(settings.feature_repo)
     views: list[Any] = []
     odfvs: list[Any] = []
     services: list[Any] = []
-    if repo_path.is_dir():
+    repo_path = find_feature_repo(settings)
+    if repo_path is not None:
         from featurelake.repo import load_repo
 
         repo = load_repo(repo_path)

@@ -578,15 +578,15 @@ HTTP_CASES = [
         400,
         (INT64_OVERFLOW, "int64"),
     ),
-    ("unknown view", {"features": ["ghost:risk"], "entities": {"merchant_id": [1]}}, 400, ("ghost",)),
+    ("unknown view", {"features": ["ghost:risk"], "entities": {"merchant_id": [1]}}, 404, ("ghost",)),
     ("unknown feature", {"features": ["merchant:nope"], "entities": {"merchant_id": [1]}}, 400, ("nope",)),
     ("wrong type", {"features": ["merchant:risk"], "entities": {"merchant_id": ["x"]}}, 400, ("x",)),
     ("unknown key", {"features": ["merchant:risk"], "entities": {"merchant": [1]}}, 400, ("merchant",)),
-    ("no entities field", {"features": ["merchant:risk"]}, 400, ("entities",)),
+    ("no entities field", {"features": ["merchant:risk"]}, 422, ("entities",)),
     (
         "unknown service",
         {"feature_service": "ghost_svc", "entities": {"merchant_id": [1]}},
-        400,
+        404,
         ("ghost_svc",),
     ),
     (
@@ -598,7 +598,7 @@ HTTP_CASES = [
     (
         "extra field",
         {"features": ["merchant:risk"], "entities": {"merchant_id": [1]}, "fetures": []},
-        400,
+        422,
         ("fetures",),
     ),
     (
@@ -607,7 +607,7 @@ HTTP_CASES = [
         400,
         ("different lengths",),
     ),
-    ("entities not a dict", {"features": ["merchant:risk"], "entities": [1, 2]}, 400, ("entities",)),
+    ("entities not a dict", {"features": ["merchant:risk"], "entities": [1, 2]}, 422, ("entities",)),
     (
         "too large",
         {"features": ["merchant:risk"], "entities": {"merchant_id": list(range(2000))}},
@@ -636,7 +636,7 @@ def test_http_malformed_json_and_wrong_method(world: World) -> None:
     bad = world.http.post(
         "/get-online-features", content=b'{"features": [', headers={"content-type": "application/json"}
     )
-    assert bad.status_code == 400 and "JSON" in bad.text
+    assert bad.status_code == 422 and "JSON" in bad.text
     assert world.http.get("/get-online-features").status_code == 405
 
 

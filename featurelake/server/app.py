@@ -10,8 +10,13 @@
 * ``GET /metrics``: Prometheus metrics (:mod:`featurelake.server.metrics`): latency per feature
   service, value statuses per view, errors.
 
-Bodies over ``max_request_bytes`` get 413; malformed JSON gets 400 with the parser's reason;
-a request naming unknown views, features or entity keys gets 400 with every problem listed.
+Errors of ``/get-online-features`` are Feast's (see the README's compatibility table): a body
+that is not JSON or not a request gets 422 with FastAPI's validation ``detail``; an unknown
+view or service, or missing request data, gets 404 with Feast's error class as the JSON string
+``{"module": "feast.errors", "class": ..., "message": ...}``; a duplicate feature name gets that
+shape with ``FeatureNameCollisionError`` and 400 (Feast: 500); any other bad request (where Feast
+answers 500 with its exception's text) 400 with a JSON string naming every problem and its
+fix. Bodies over ``max_request_bytes`` get 413, an unreachable Redis cluster 503.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +37,14 @@ from featurelake.jobs.online import OnlineFeatureClient
 from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
-_ERROR_KINDS = {400: "bad_request", 413: "too_large", 503: "unavailable", 500: "internal"}
+_ERROR_KINDS = {
+    400: "bad_request",
+    404: "not_found",
+    413: "too_large",
+    422: "bad_request",
+    503: "unavailable",
+    500: "internal",
+}
 
 
 class GetOnlineFeaturesRequest(BaseModel):
@@ -43,6 +56,9 @@ class GetOnlineFeaturesRequest(BaseModel):
     features: list[str] = Field(default_factory=list, description="'view:feature' references")
     feature_service: str | None = Field(default=None, description="a feature service (instead of features)")
     full_feature_names: bool = False
+    include_feature_view_version_metadata: bool = Field(
+        default=False, description="add metadata.feature_view_metadata: the feature views read"
+    )
 
 
 class _TooLarge(Exception):
@@ -111,8 +127,10 @@ def create_app(
             }
         },
         responses={
-            400: {"description": "malformed JSON or an invalid request"},
+            400: {"description": "an invalid request (Feast: 500); a JSON string naming every problem"},
+            404: {"description": "unknown view or service, missing request data: Feast's error class"},
             413: {"description": "body too large"},
+            422: {"description": "the body is not JSON or not a request (FastAPI's validation detail)"},
             503: {"description": "the Redis cluster is unavailable"},
         },
     )
@@ -138,9 +156,9 @@ def create_app(
         try:
             raw = await read_body(request)
         except _TooLarge as err:
-            return error(
-                413,
-                f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
+            return JSONResponse(
+                status_code=413,
+                content=f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
                 "send fewer entity rows per request",
             )
         # Parsing, the Redis round trips and the JSON encoding block: they run in a worker thread
@@ -148,15 +166,44 @@ def create_app(
         return await run_in_threadpool(_serve, raw, info)
 
     def _serve(raw: bytes, info: dict[str, Any]) -> Any:
+        # Errors as Feast's server gives them: FastAPI's 422 for a body that is not a request,
+        # Feast's error class for what Feast names with one, else the message as a JSON string.
         try:
             payload = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return error(400, f"malformed JSON: {err}")
+        except json.JSONDecodeError as err:
+            return JSONResponse(
+                status_code=422,
+                content={
+                    "detail": [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body", err.pos],
+                            "msg": "JSON decode error",
+                            "input": {},
+                            "ctx": {"error": err.msg},
+                        }
+                    ]
+                },
+            )
+        except UnicodeDecodeError as err:
+            return JSONResponse(
+                status_code=422,
+                content={
+                    "detail": [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body"],
+                            "msg": f"JSON decode error: {err}",
+                            "input": {},
+                        }
+                    ]
+                },
+            )
         try:
             req = GetOnlineFeaturesRequest.model_validate(payload)
         except ValidationError as err:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()]
-            return error(400, problems)
+            detail = [{**e, "loc": ["body", *e["loc"]]} for e in err.errors(include_url=False)]
+            return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
         info["feature_service"] = req.feature_service
         try:
             response = sdk.get_online_features(
@@ -166,12 +213,23 @@ def create_app(
                 full_feature_names=req.full_feature_names,
             )
         except ServiceUnavailableError as err:
-            return error(503, str(err))
+            return JSONResponse(status_code=503, content=str(err))
         except FeatureStoreError as err:
-            return error(400, getattr(err, "problems", None) or str(err))
+            feast = getattr(err, "feast", None)  # a FeastErrorClass: Feast names this one with its own class
+            if feast is not None:
+                message = f"{feast.message}; {'; '.join(err.problems)}"
+                detail = {"module": "feast.errors", "class": feast.feast_class, "message": message}
+                return JSONResponse(status_code=feast.status, content=json.dumps(detail))
+            return JSONResponse(
+                status_code=400, content="; ".join(getattr(err, "problems", None) or [str(err)])
+            )
         refs = sdk.catalog.resolve(features=req.features or None, feature_service=req.feature_service)
         info["served"] = {"refs": refs, "names": response.names, "statuses": response.statuses}
-        return JSONResponse(response.to_feast_json())
+        return JSONResponse(
+            response.to_feast_json(
+                include_feature_view_version_metadata=req.include_feature_view_version_metadata
+            )
+        )
 
     @app.get("/metrics")
     def prometheus_metrics() -> Any:

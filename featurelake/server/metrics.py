@@ -7,7 +7,7 @@
   served per view and status: PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE.
 * ``featurelake_online_requests_total`` (counter, labels ``feature_service``, ``code``): requests
   by HTTP status code.
-* ``featurelake_online_errors_total`` (counter, label ``kind``): ``bad_request``,
+* ``featurelake_online_errors_total`` (counter, label ``kind``): ``bad_request`` (400, 422), ``not_found`` (404),
   ``too_large``, ``unavailable`` (Redis), ``internal``.
 
 Each app keeps its own counts in plain Python and exposes them through a custom collector in

@@ -145,7 +145,8 @@ def test_archived_service_versions_are_refused(served, ref, expected) -> None:
     with pytest.raises(InvalidRequestError, match=expected):
         sdk.get_online_features(feature_service=ref, entity_rows=[{"merchant_id": 7}])
     r = http.post("/get-online-features", json={"feature_service": ref, "entities": {"merchant_id": [7]}})
-    assert r.status_code == 400 and re.search(expected, str(r.json()["detail"]))
+    # an unknown version is Feast's FeatureServiceNotFoundException (404); an archived one our 400
+    assert r.status_code == (404 if "does not exist" in expected else 400) and re.search(expected, r.json())
 
 
 def test_archived_view_is_refused(served) -> None:
@@ -155,7 +156,7 @@ def test_archived_view_is_refused(served) -> None:
     r = http.post(
         "/get-online-features", json={"features": ["legacy:score"], "entities": {"merchant_id": [7]}}
     )
-    assert r.status_code == 400 and "'legacy' is archived" in str(r.json()["detail"])
+    assert r.status_code == 400 and "'legacy' is archived" in r.json()
 
 
 def test_registry_endpoints_list_what_was_applied(served) -> None:
