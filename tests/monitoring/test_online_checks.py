@@ -11,6 +11,8 @@ materialized), not with the newer day-4 rows.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, time
 
 import pytest
@@ -175,7 +177,23 @@ def test_status_and_report_show_skew_over_time(oworld, tmp_path) -> None:
     assert [round(h["skew"]["x1"], 6) for h in history] == [0.0, 0.175, 0.3]  # oldest first
     assert [h["coverage"] for h in history] == [1.0, 1.0, 0.875]
     text = runner.invoke(cli, ["--config", str(cfg), "monitor", "status", "--view", VIEW])
-    assert "skew" in text.output and "coverage" in text.output
+    # over all 5 features: 0, then 7 + 3 planted of 200, then 12 + 5 + 5 + 5 + 8 of 200
+    assert [h["skew_rate"] for h in history] == [0.0, 10 / 200, 35 / 200]
+    last = status["online"]["history"][-1]  # the newest run sampled 10 entities
+    assert last["sampled"] == 10 and last["skew_compared"] == 50
+    assert (
+        f"online skew: {last['skew_rate']:.4g} {last['skew_status']} ({last['skew_mismatches']} of 50 values "
+        "in 10 entities" in text.output
+    ), text.output
+    assert "skew over the last 5 run(s), oldest first: 0 -> 0.05 -> 0.175 -> " in text.output, text.output
+    # the installed command hands the code on to a scheduler (click's non-standalone mode returns it)
+    real = subprocess.run(
+        [sys.executable, "-m", "featurelake.cli.main", "--config", str(cfg), "monitor", "status"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert real.returncode == 4, real.stdout + real.stderr
 
     html = tmp_path / "report.html"
     rep = runner.invoke(cli, ["--config", str(cfg), "monitor", "report", "--view", VIEW, "--html", str(html)])
