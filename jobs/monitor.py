@@ -315,7 +315,8 @@ def monitor_view(
 
     Every input is checked before anything is written: an unknown or archived view, a reference
     that does not exist or is archived, an empty detection window, a metric declared on a
-    feature it does not apply to, or invalid thresholds raise :class:`MonitorError`.
+    feature it does not apply to, invalid thresholds or sample sizes, a ``Skew`` feature the view
+    does not have, or a materialized view with no Redis configured raise :class:`MonitorError`.
 
     Returns:
         The run's result; ``result.exit_code`` is what a scheduler should see.
