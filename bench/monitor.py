@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     in_range = pa.compute.greater_equal(table["event_date"], pa.scalar(begin, pa.date32()))
     feast_rows = int(pa.compute.sum(in_range.cast(pa.int64())).as_py())
     print(f"feast: {feast_rows:,} rows in {feast_s:.1f} s = {feast_rows / feast_s:,.0f} rows/s")
-    print(f"ratio: ours / feast = {(our_rows / our_s) / (feast_rows / feast_s):.1f}x")
+    print(f"ratio: ours / feast = {(our_rows / our_s) / (feast_rows / feast_s):.3f}x")
 
     # agreement over the same range (ours profiled once more over the whole range, not timed)
     df = lh.read(spark, name, date_range=(begin, last))

@@ -83,7 +83,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from featurelake.monitors import Drift, monitors_definition
+from featurelake.monitors import Monitor, monitors_definition
 
 Granularity = Literal["daily", "hourly"]
 AggFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct", "approx_count_distinct", "last"]
@@ -606,8 +606,10 @@ class ViewSpec(_Frozen):
         retention: how long the view's offline table keeps a date partition (whole days, e.g.
             ``timedelta(days=365)`` or ``"365d"``); ``featurelake table expire`` deletes older
             partitions. None keeps everything. Changing it is a minor (non-breaking) change.
-        monitors: drift checks with thresholds (:class:`featurelake.monitors.Drift`); metrics
-            not declared get :data:`featurelake.monitors.DEFAULT_MONITORS`. A change is minor.
+        monitors: drift checks (:class:`featurelake.monitors.Drift`) and online checks
+            (:class:`featurelake.monitors.Skew`, :class:`featurelake.monitors.OnlineCoverage`) with
+            thresholds; metrics not declared get :data:`featurelake.monitors.DEFAULT_MONITORS`.
+            A change is minor.
         freshness_sla: the largest acceptable age of the newest partition and of the last
             materialization (``featurelake monitor run`` fails beyond it). A change is minor.
     """
@@ -618,7 +620,7 @@ class ViewSpec(_Frozen):
     zorder_by: tuple[str, ...] | None = None
     online_key_ttl: timedelta | None = None
     retention: timedelta | None = None
-    monitors: tuple[Drift, ...] = ()
+    monitors: tuple[Annotated[Monitor, Field(discriminator="metric")], ...] = ()
     freshness_sla: timedelta | None = None
 
     @field_validator("view")

@@ -290,9 +290,13 @@ def _monitor(ctx: DemoContext) -> None:
             ctx.state.setdefault("monitor", []).append(result)
             lines = summary_lines(result)
             if i == 0:  # the population differs from the table's: show the outcome only
-                flagged = sorted({c.feature for c in result.checks if c.status != "ok" and c.feature})
+                drift = ("psi", "js", "ks", "null_rate", "mean_shift")
+                flagged = sorted(
+                    {c.feature for c in result.checks if c.status != "ok" and c.feature and c.metric in drift}
+                )
                 lines = [
                     *lines[:2],
+                    *[line for line in lines[2:] if line.startswith("  online")],  # skew and coverage
                     f"  {len(flagged)} features differ from the training rows: {', '.join(flagged)}",
                 ]
             for line in lines:

@@ -87,7 +87,7 @@ def run_click_entrypoint(
     """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         _red_line("aborted")
         sys.exit(1)
@@ -107,3 +107,7 @@ def run_click_entrypoint(
         else:
             _red_line(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
         sys.exit(1)
+    # Without standalone mode, click returns the code a command passed to ``ctx.exit`` (monitor's
+    # 4 and 6) instead of raising it: hand it on, or a scheduler would see 0.
+    if isinstance(code, int) and code:
+        sys.exit(code)

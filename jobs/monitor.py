@@ -18,12 +18,15 @@ and then:
 3. computes each drift metric per feature, per day and over the whole window, from the profiles
    (KS from the rows, in Spark, when declared), and the freshness of the view offline (its
    newest partition) and online (its last successful materialization);
-4. records the run in the registry with every check's outcome (ok / warn / fail, the value, the
+4. when the view has a successful materialization, samples entities and compares Redis with the
+   offline values: skew per feature (mismatch rate against the latest materialization) and
+   online coverage (:mod:`featurelake.jobs.monitor_online`);
+5. records the run in the registry with every check's outcome (ok / warn / fail, the value, the
    thresholds, the reference, the Delta versions read) and lineage edges from the reference and
    the profiled table version to the run.
 
-Exit codes (for schedulers): 0 every check ok, 3 a warning, 4 a failure, 1 the run could not run
-(bad input: nothing written), 2 a usage error.
+Exit codes (for schedulers): 0 every check ok, 6 a warning, 4 a failure, 2 bad input (nothing
+written), 3 a service did not answer, 1 another failure.
 """
 
 from __future__ import annotations
@@ -36,12 +39,24 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from featurelake.errors import FeatureStoreError, MonitorError, RegistryError
-from featurelake.monitors import METRIC_KINDS, Drift, effective_monitors, monitors_from_definition, worst
+from featurelake.jobs.monitor_reference import Reference, resolve_reference
+from featurelake.monitors import (
+    METRIC_KINDS,
+    ONLINE_METRICS,
+    Drift,
+    Monitor,
+    OnlineCoverage,
+    Skew,
+    effective_monitors,
+    monitors_from_definition,
+    worst,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from featurelake.config.settings import Settings
+    from featurelake.jobs.monitor_online import OnlinePlan
     from featurelake.lakehouse.monitoring.profiles import FeatureBins, FeatureKind, Profile
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import MonitorCheck, Registry, ViewVersion
@@ -68,6 +83,9 @@ class MonitorOptions:
         end: last day (default: the table's newest partition).
         reference: ``training-set:NAME[:VERSION]``, ``window:START..END`` or ``previous`` (default).
         version: the view version (default: the active one).
+        online_sample: entities sampled for the online checks (default: the view spec's
+            ``Skew.sample`` / ``OnlineCoverage.sample``, 1,000); 0 skips them.
+        online_seed: their sampling seed (default: the spec's, 0).
     """
 
     view: str
@@ -75,18 +93,8 @@ class MonitorOptions:
     end: date | None = None
     reference: str | None = None
     version: str | None = None
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A resolved reference: where its rows are and how its profile is keyed."""
-
-    id: str
-    table: str
-    version: int
-    columns: dict[str, str]  # feature -> column in the reference table
-    date_range: tuple[date, date] | None = None
-    training_set: tuple[str, int] | None = None
+    online_sample: int | None = None
+    online_seed: int | None = None
 
 
 @dataclass
@@ -109,6 +117,7 @@ class MonitorResult:
     metrics_version: int | None
     checks: list[MonitorCheck] = field(default_factory=list)
     fallback: str | None = None
+    online: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -124,108 +133,9 @@ class MonitorResult:
 # --------------------------------------------------------------------------- input checks
 
 
-def parse_reference(text: str | None, start: date, end: date) -> tuple[str, Any]:
-    """``training-set:NAME[:VERSION]`` / ``window:A..B`` / ``previous`` -> (kind, details).
-
-    Raises:
-        MonitorError: naming the value and the accepted forms.
-    """
-    forms = "training-set:NAME[:VERSION], window:YYYY-MM-DD..YYYY-MM-DD or previous"
-    if text is None or text == "previous":
-        length = (end - start).days + 1
-        return "window", (start - timedelta(days=length), start - timedelta(days=1))
-    kind, _, rest = text.partition(":")
-    if kind == "training-set" and rest:
-        name, _, version = rest.partition(":")
-        digits = version[1:] if version[:1] in ("v", "V") else version
-        if version and not digits.isdigit():
-            raise MonitorError(f"--reference {text!r}: version {version!r} is not a number; use {forms}")
-        return "training-set", (name, int(digits) if version else None)
-    if kind == "window" and ".." in rest:
-        a, _, b = rest.partition("..")
-        try:
-            lo, hi = date.fromisoformat(a), date.fromisoformat(b)
-        except ValueError:
-            raise MonitorError(f"--reference {text!r}: dates must be YYYY-MM-DD; use {forms}") from None
-        if lo > hi:
-            raise MonitorError(f"--reference {text!r}: {lo} is after {hi}; swap them")
-        return "window", (lo, hi)
-    raise MonitorError(f"--reference {text!r} is not a reference; use {forms}")
-
-
-def _resolve_reference(
-    registry: Registry,
-    lakehouse: Lakehouse,
-    project: str,
-    vv: ViewVersion,
-    text: str | None,
-    start: date,
-    end: date,
-) -> Reference:
-    kind, details = parse_reference(text, start, end)
-    if kind == "window":
-        lo, hi = details
-        if hi >= start:
-            raise MonitorError(
-                f"reference window {lo}..{hi} overlaps the detection window {start}..{end}; "
-                "pick an earlier reference window"
-            )
-        files = lakehouse.files(vv.table_name, date_range=(lo, hi))
-        if not any((f.num_records or 0) > 0 for f in files):
-            raise MonitorError(
-                f"reference window {lo}..{hi} of view {vv.name!r} holds no rows (table {vv.table_name}); "
-                "backfill those days or pass --reference training-set:NAME"
-            )
-        return Reference(
-            id=f"window:{lo}..{hi}",
-            table=vv.table_name,
-            version=lakehouse.version(vv.table_name),
-            columns={f: f for f in vv.feature_names},
-            date_range=(lo, hi),
-        )
-    name, version = details
-    try:
-        ts = registry.get_training_set(project, name, version)
-    except RegistryError:
-        raise MonitorError(
-            f"reference training set {name!r}"
-            + (f" version {version}" if version else "")
-            + f" does not exist in project {project!r}; see `featurelake training-set list`"
-        ) from None
-    try:
-        service = registry.get_service_version(project, ts.service, ts.service_version)
-    except RegistryError:
-        service = None
-    if service is not None and service.status == "archived":
-        raise MonitorError(
-            f"reference training set {name} v{ts.version} was built for feature service "
-            f"{ts.service} v{ts.service_version}, which is archived; use a training set of an active service"
-        )
-    features = [ref.split(":", 1)[1] for ref in ts.features if ref.split(":", 1)[0] == vv.name]
-    if not features:
-        raise MonitorError(
-            f"reference training set {name} v{ts.version} has no feature of view {vv.name!r} "
-            f"(it has {', '.join(ts.features)}); pick a training set built with this view"
-        )
-    if ts.output.version is None:
-        raise MonitorError(f"reference training set {name} v{ts.version} has no pinned Delta version")
-    names = {c for c, _ in lakehouse.describe(ts.output.table).schema}
-    columns = {}
-    for f in features:
-        full = f"{vv.name}__{f}"
-        columns[f] = full if full in names else f
-    return Reference(
-        id=f"training-set:{name}:{ts.version}",
-        table=ts.output.table,
-        version=ts.output.version,
-        columns=columns,
-        training_set=(name, ts.version),
-    )
-
-
 def _checked_monitors(
     definition: dict[str, Any], kinds: dict[str, FeatureKind], view: str
-) -> tuple[tuple[Drift, ...], timedelta | None]:
+) -> tuple[tuple[Monitor, ...], timedelta | None]:
     try:
         declared, sla = monitors_from_definition(definition)
     except ValueError as err:
@@ -235,6 +145,8 @@ def _checked_monitors(
         ) from None
     problems = []
     for d in declared:
+        if isinstance(d, Skew | OnlineCoverage):
+            continue  # checked against the view's online features (jobs/monitor_online.py)
         for f in d.features or ():
             if f not in kinds:
                 problems.append(
@@ -403,7 +315,8 @@ def monitor_view(
 
     Every input is checked before anything is written: an unknown or archived view, a reference
     that does not exist or is archived, an empty detection window, a metric declared on a
-    feature it does not apply to, or invalid thresholds raise :class:`MonitorError`.
+    feature it does not apply to, invalid thresholds or sample sizes, a ``Skew`` feature the view
+    does not have, or a materialized view with no Redis configured raise :class:`MonitorError`.
 
     Returns:
         The run's result; ``result.exit_code`` is what a scheduler should see.
@@ -411,11 +324,10 @@ def monitor_view(
     Raises:
         MonitorError: bad input (nothing written).
         LakehouseError: the storage cannot be read.
+        ServiceUnavailableError: Redis does not answer (the view is materialized; nothing written).
     """
-    from featurelake.lakehouse.monitoring.drift import ks_by_day, ks_pvalue
-    from featurelake.lakehouse.monitoring.metrics_table import read_profiles, write_profiles
-    from featurelake.lakehouse.monitoring.profiles import feature_kinds, merge, profile
-    from featurelake.registry import MonitorCheck, Node
+    from featurelake.jobs.monitor_online import plan_online
+    from featurelake.lakehouse.monitoring.profiles import feature_kinds
 
     project = settings.project
     now = now or datetime.now(UTC)
@@ -444,10 +356,67 @@ def monitor_view(
             + (f"days {days_all[0]}..{days_all[-1]}" if days_all else "no rows")
             + "); pick --start/--end inside the table's days or backfill them"
         )
-    ref = _resolve_reference(registry, lakehouse, project, vv, options.reference, start, end)
+    ref = resolve_reference(registry, lakehouse, project, vv, options.reference, start, end)
     empty = lakehouse.read(spark, table, version=delta_version, columns=list(ref.columns), files=[])
     kinds = feature_kinds(empty, list(ref.columns))
     monitors, sla = _checked_monitors(vv.definition, kinds, vv.name)
+    drifts = tuple(m for m in monitors if isinstance(m, Drift))
+    online_plan, online_skipped = plan_online(
+        settings, registry, vv, monitors, sample=options.online_sample, seed=options.online_seed
+    )
+    try:
+        return _monitor_run(
+            spark,
+            project=project,
+            registry=registry,
+            lakehouse=lakehouse,
+            vv=vv,
+            actor=actor,
+            now=now,
+            window=(start, end),
+            delta_version=delta_version,
+            all_files=all_files,
+            data_days=data_days,
+            ref=ref,
+            kinds=kinds,
+            drifts=drifts,
+            sla=sla,
+            online=(online_plan, online_skipped),
+        )
+    finally:
+        if online_plan is not None:
+            online_plan.close()
+
+
+def _monitor_run(
+    spark: SparkSession,
+    *,
+    project: str,
+    registry: Registry,
+    lakehouse: Lakehouse,
+    vv: ViewVersion,
+    actor: str,
+    now: datetime,
+    window: tuple[date, date],
+    delta_version: int,
+    all_files: list[Any],
+    data_days: set[date],
+    ref: Reference,
+    kinds: dict[str, FeatureKind],
+    drifts: tuple[Drift, ...],
+    sla: timedelta | None,
+    online: tuple[OnlinePlan | None, str | None],
+) -> MonitorResult:
+    """The checked run of :func:`monitor_view`: profile, compare, check freshness and online, record."""
+    from featurelake.jobs.monitor_online import run_online
+    from featurelake.lakehouse.monitoring.drift import ks_by_day, ks_pvalue
+    from featurelake.lakehouse.monitoring.metrics_table import read_profiles, write_profiles
+    from featurelake.lakehouse.monitoring.profiles import merge, profile
+    from featurelake.registry import MonitorCheck, Node
+
+    start, end = window
+    table = vv.table_name
+    online_plan, online_skipped = online
 
     params = {
         "view": vv.name,
@@ -507,9 +476,7 @@ def monitor_view(
         }
         ref_versions = {ref.table: ref.version}
         checks: list[MonitorCheck] = []
-        ks_features = [
-            f for f in kinds if any(d.metric == "ks" and _applies(d, f, kinds[f]) for d in monitors)
-        ]
+        ks_features = [f for f in kinds if any(d.metric == "ks" and _applies(d, f, kinds[f]) for d in drifts)]
         ks: dict[str, dict[date | None, tuple[float, int, int]]] = {}
         if ks_features:
             window = lakehouse.read(
@@ -526,7 +493,7 @@ def monitor_view(
                 units.append(
                     (None, merge([s.profile for s in days.values()]), {table: delta_version, **ref_versions})
                 )
-            for drift_check in (d for d in monitors if _applies(d, feature, kind)):
+            for drift_check in (d for d in drifts if _applies(d, feature, kind)):
                 for day, cur, dv in units:
                     details: dict[str, Any] | None = None
                     if drift_check.metric == "ks":
@@ -563,6 +530,31 @@ def monitor_view(
                     **common,
                 )
             )
+        online_summary: dict[str, Any] = {"skipped": online_skipped} if online_skipped else {}
+        if online_plan is not None:
+            found, online_summary = run_online(
+                spark,
+                lakehouse,
+                online_plan,
+                project=project,
+                table=table,
+                latest_version=delta_version,
+                now=now,
+            )
+            checks += [
+                MonitorCheck(
+                    feature=c.feature,
+                    metric=c.metric,
+                    value=c.value,
+                    status=c.status,
+                    warn=c.warn,
+                    fail=c.fail,
+                    delta_versions=c.delta_versions,
+                    details=c.details,
+                    **common,
+                )
+                for c in found
+            ]
         outcome = worst([c.status for c in checks])
         rows_read = sum(f.num_records or 0 for f in files)
         counts = {s: sum(c.status == s for c in checks) for s in ("ok", "warn", "fail")}
@@ -589,6 +581,7 @@ def monitor_view(
                 "reference_profiled": ref_profiled,
                 "metrics_version": metrics_version,
                 "fallback": fallback,
+                "online": online_summary,
             },
             lineage_edges=edges,
         )
@@ -612,6 +605,7 @@ def monitor_view(
         metrics_version=metrics_version,
         checks=checks,
         fallback=fallback,
+        online=online_summary,
     )
 
 
@@ -623,6 +617,18 @@ def summary_lines(result: MonitorResult) -> list[str]:
         f"  Delta {result.table}@{result.delta_version}; days profiled: {profiled}; "
         f"{result.files_read} files / {result.rows_read} rows read",
     ]
+    on = result.online
+    if on.get("skipped"):
+        lines.append(f"  online checks {on['skipped']}")
+    elif on:
+        rate = on["skew_mismatches"] / on["skew_compared"] if on["skew_compared"] else 0.0
+        share = on["coverage_present"] / on["coverage_sampled"] if on["coverage_sampled"] else 1.0
+        lines.append(
+            f"  online: skew {on['skew_mismatches']}/{on['skew_compared']} values differ ({rate:.4f}) in "
+            f"{on['skew_sampled']} entities vs materialization {on['materialize_run'][:8]} "
+            f"@{on['materialized_version']}; coverage {on['coverage_present']}/{on['coverage_sampled']} "
+            f"entities ({share:.3f})"
+        )
     bad = [c for c in result.checks if c.status != "ok"]
     by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for c in bad:
@@ -633,7 +639,10 @@ def summary_lines(result: MonitorResult) -> list[str]:
         label = feature or "(view)"
         parts = [f"{c.day}={c.value:.3f} {c.status}" for c in days if c.value is not None]
         if whole and whole[0].value is not None:
-            parts.append(f"window={whole[0].value:.3f} {whole[0].status}")
+            if metric in ONLINE_METRICS:
+                parts.append(f"sample={whole[0].value:.4g} {whole[0].status}")
+            else:
+                parts.append(f"window={whole[0].value:.3f} {whole[0].status}")
         lines.append(f"  {label} {metric}: " + ("; ".join(parts) or items[0].status))
     if not bad:
         lines.append(f"  all {len(result.checks)} checks ok")
@@ -691,6 +700,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", help="view version (default: the active one)")
     parser.add_argument(
+        "--online-sample",
+        type=int,
+        help="entities sampled for the skew and coverage checks (default: the view spec's, 1000; 0 skips them)",
+    )
+    parser.add_argument("--online-seed", type=int, help="their sampling seed (default: the view spec's, 0)")
+    parser.add_argument(
         "--config", help="featurelake.yaml (default: $FEATURELAKE_CONFIG or ./featurelake.yaml)"
     )
     parser.add_argument("--actor", help="who runs it (default: $FEATURELAKE_ACTOR or the OS user)")
@@ -702,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
             end=parse_day(args.end, option="--end"),
             reference=args.reference,
             version=args.version,
+            online_sample=args.online_sample,
+            online_seed=args.online_seed,
         )
         result = run(settings=load_settings(args.config), options=options, actor=resolve_actor(args.actor))
     except FeatureStoreError as err:

@@ -19,7 +19,7 @@ _EXITS = "\b\n" + EXIT_HELP.replace("; ", "\n  ").replace("Exit codes: ", "Exit 
 
 @click.group(name="monitor", epilog=_EXITS)
 def monitor() -> None:
-    """Feature health: profiles, drift against a reference, freshness."""
+    """Feature health: profiles, drift against a reference, freshness, online skew and coverage."""
 
 
 @monitor.command(name="run", epilog=_EXITS)
@@ -35,6 +35,14 @@ def monitor() -> None:
     "or previous (the window just before START; the default).",
 )
 @click.option("--version", default=None, help="View version (default: the active one).")
+@click.option(
+    "--online-sample",
+    type=int,
+    default=None,
+    help="Entities sampled for the online skew and coverage checks (default: the view spec's "
+    "Skew/OnlineCoverage sample, 1000; 0 skips them).",
+)
+@click.option("--online-seed", type=int, default=None, help="Their sampling seed (default: the spec's, 0).")
 @click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
 @output_option
 @pass_app
@@ -47,13 +55,18 @@ def run(
     end: str | None,
     reference: str | None,
     version: str | None,
+    online_sample: int | None,
+    online_seed: int | None,
     master: str | None,
     output: str,
 ) -> None:
     """Profile VIEW's new or changed days, compare them with the reference, check freshness.
 
-    Days already profiled at an unchanged Delta version are not read again. Every check's
-    outcome is recorded in the registry (`featurelake monitor status`).
+    Days already profiled at an unchanged Delta version are not read again. When the view has
+    been materialized, a sample of entities is read from Redis: skew (per feature, the share of
+    values that differ from the offline values of the latest materialization) and online coverage
+    (the share of entities within the TTL that Redis serves). Every check's outcome is recorded in
+    the registry (`featurelake monitor status`).
     """
     from featurelake.jobs.monitor import MonitorOptions, monitor_view, parse_day, summary_lines
     from featurelake.jobs.wiring import lakehouse_from_settings
@@ -66,6 +79,8 @@ def run(
         end=parse_day(end, option="--end"),
         reference=reference,
         version=version,
+        online_sample=online_sample,
+        online_seed=online_seed,
     )
     settings = app.settings
     registry = open_registry(settings.registry_url, create=False)
@@ -117,13 +132,22 @@ def _check_dict(c: Any) -> dict[str, Any]:
 
 @monitor.command(name="status", epilog=_EXITS)
 @click.option("--view", default=None, help="One view (default: every monitored view).")
+@click.option(
+    "--history",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Online skew and coverage of this many latest runs per view.",
+)
 @output_option
 @pass_app
 @click.pass_context
-def status(ctx: click.Context, app: AppContext, view: str | None, output: str) -> None:
-    """The outcome of each view's latest monitor run and its non-ok checks (exit code as for `run`)."""
+def status(ctx: click.Context, app: AppContext, view: str | None, history: int, output: str) -> None:
+    """The outcome of each view's latest monitor run, its non-ok checks, and its online skew and
+    coverage over the latest runs (exit code as for `run`)."""
     from featurelake.errors import MonitorError
     from featurelake.jobs.monitor import EXIT_CODES
+    from featurelake.monitoring.history import online_history
     from featurelake.monitors import worst
     from featurelake.registry import open_registry
 
@@ -131,6 +155,17 @@ def status(ctx: click.Context, app: AppContext, view: str | None, output: str) -
     registry = open_registry(settings.registry_url, create=False)
     try:
         checks = registry.monitor_checks(settings.project, view=view, latest_run=True)
+        online = {
+            name: online_history(
+                [
+                    c
+                    for metric in ("skew", "online_coverage")
+                    for c in registry.monitor_checks(settings.project, view=name, metric=metric)
+                ],
+                runs=history,
+            )
+            for name in {c.view for c in checks}
+        }
     finally:
         registry.dispose()
     if view is not None and not checks:
@@ -153,6 +188,7 @@ def status(ctx: click.Context, app: AppContext, view: str | None, output: str) -
                 "reference": items[0].reference,
                 "checks": len(items),
                 "not_ok": [_check_dict(c) for c in items if c.status != "ok"],
+                "online": {"history": online.get(name, [])},
             }
         )
 
@@ -168,14 +204,37 @@ def status(ctx: click.Context, app: AppContext, view: str | None, output: str) -
             )
             for c in d["not_ok"]:
                 value = "n/a" if c["value"] is None else f"{c['value']:.4g}"
+                where = c["day"] or ("sample" if c["metric"] in ("skew", "online_coverage") else "window")
                 console.print(
-                    escape(
-                        f"  {c['status']:<4} {c['feature'] or '(view)'} {c['metric']} {c['day'] or 'window'} = {value}"
-                    )
+                    escape(f"  {c['status']:<4} {c['feature'] or '(view)'} {c['metric']} {where} = {value}")
                 )
+            for line in _online_lines(d["online"]["history"]):
+                console.print(escape(line))
 
     emit(data, output, text)
     ctx.exit(EXIT_CODES[worst([d["outcome"] for d in data])])
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _online_lines(history: list[dict[str, Any]]) -> list[str]:
+    if not history:
+        return [
+            "  online: no skew or coverage checks yet (the view was not materialized, or --online-sample 0)"
+        ]
+    last = history[-1]
+    worst_features = sorted(((f, v) for f, v in last["skew"].items() if v), key=lambda fv: -fv[1])[:3]
+    detail = ", ".join(f"{f} {v:.4g}" for f, v in worst_features) or "no feature differs"
+    return [
+        f"  online skew: {_rate(last['skew_rate'])} {last['skew_status']} ({last['skew_mismatches']} of "
+        f"{last['skew_compared']} values in {last['sampled']} entities; {detail})",
+        f"  online coverage: {_rate(last['coverage'])} {last['coverage_status'] or ''} "
+        f"({last['coverage_present']} of {last['coverage_sampled']} entities within the TTL)",
+        f"  skew over the last {len(history)} run(s), oldest first: "
+        + " -> ".join(_rate(h["skew_rate"]) for h in history),
+    ]
 
 
 @monitor.command(name="report")

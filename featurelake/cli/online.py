@@ -124,6 +124,10 @@ def check(app: AppContext, view: str, sample: int, seed: int, output: str) -> No
         "compared_values": report.compared_values,
         "mismatches": report.mismatches,
         "mismatch_rate": report.mismatch_rate,
+        "by_feature": {
+            f: {"compared": c.compared, "mismatches": c.mismatches, "mismatch_rate": c.mismatch_rate}
+            for f, c in report.by_feature.items()
+        },
         "examples": report.examples,
     }
 

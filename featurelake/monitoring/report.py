@@ -9,7 +9,10 @@ requests). Plots, each a ``<figure class="plot" data-plot="...">`` holding an ``
 * ``histogram:VIEW:FEATURE``: reference vs detection-window shares per bin, for every feature
   whose latest run flagged a drift metric;
 * ``drift:VIEW:METRIC``: the drift metric per day, one line per feature, with the thresholds;
-* ``nulls:VIEW``: the null rate per day, one line per feature.
+* ``nulls:VIEW``: the null rate per day, one line per feature;
+* ``skew:VIEW``: the online/offline mismatch rate per monitor run (over time), one line per
+  feature and one over all features, with the thresholds;
+* ``coverage:VIEW``: the share of sampled entities served by Redis per monitor run.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class ViewReport:
         history: every drift check with a day (for the over-time plots), newest first.
         profiles: stored daily profile rows (metrics table) against the latest run's reference.
         reference: feature -> (bin labels, reference counts) of the latest run's reference.
+        online: the online checks per run, oldest first
+            (:func:`featurelake.monitoring.history.online_history`).
     """
 
     view: str
@@ -57,6 +62,7 @@ class ViewReport:
     history: list[MonitorCheck]
     profiles: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
+    online: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +99,7 @@ def load_report(settings: Settings, *, view: str | None = None, history_limit: i
     from featurelake.errors import MonitorError
     from featurelake.jobs.wiring import lakehouse_from_settings
     from featurelake.lakehouse.monitoring.metrics_table import read_all_profiles, read_reference
+    from featurelake.monitoring.history import ONLINE_METRICS, online_history
     from featurelake.registry import open_registry
 
     registry = open_registry(settings.registry_url, create=False)
@@ -131,7 +138,14 @@ def load_report(settings: Settings, *, view: str | None = None, history_limit: i
                 )
                 for f, p in ref_profiles.items()
             }
-            views.append(ViewReport(name, checks, history, rows, ref))
+            online = online_history(
+                [
+                    c
+                    for metric in ONLINE_METRICS
+                    for c in registry.monitor_checks(project, view=name, metric=metric, limit=history_limit)
+                ]
+            )
+            views.append(ViewReport(name, checks, history, rows, ref, online))
     finally:
         registry.dispose()
     return ReportData(project, datetime.now(UTC), views)
@@ -183,9 +197,8 @@ def line_chart(
     ]
     step = max(1, len(xs) // 6)
     for d in xs[::step]:
-        parts.append(
-            f'<text x="{x(d) - 14:.1f}" y="{pad_t + plot_h + 14}" font-size="9">{_e(d.isoformat()[5:])}</text>'
-        )
+        label = d.strftime("%m-%d %H:%M") if isinstance(d, datetime) else d.isoformat()[5:]
+        parts.append(f'<text x="{x(d) - 14:.1f}" y="{pad_t + plot_h + 14}" font-size="9">{_e(label)}</text>')
     for name, value in (thresholds or {}).items():
         color = STATUS_COLOR.get(name, "#999")
         parts.append(
@@ -200,7 +213,8 @@ def line_chart(
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{path}"/>')
         for d, v in pts:
             parts.append(
-                f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.2" fill="{color}"><title>{_e(name)} {d}: {v:.4g}</title></circle>'
+                f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.2" fill="{color}" data-series="{_e(name)}">'
+                f"<title>{_e(name)} {d}: {v:.4g}</title></circle>"
             )
         parts.append(
             f'<text x="{pad_l + plot_w + 4}" y="{pad_t + 24 + 12 * i}" font-size="10" fill="{color}">{_e(name)}</text>'
@@ -312,18 +326,52 @@ def _view_section(v: ViewReport) -> str:
         if r["rows"]:
             nulls[r["feature"]].append((r["event_date"], r["nulls"] / r["rows"]))
     out.append(_figure(f"nulls:{v.view}", "null rate per day", line_chart(nulls, y_label="null rate")))
+    out.extend(_online_figures(v))
     out.append(
         "<details><summary>Checks of the latest run</summary><table><tr><th>feature</th><th>metric</th><th>day</th><th>value</th><th>warn</th><th>fail</th><th>status</th></tr>"
     )
     for c in sorted(v.latest, key=lambda c: (c.feature, c.metric, c.day or date.max)):
         value = "" if c.value is None else f"{c.value:.4g}"
         out.append(
-            f"<tr><td>{_e(c.feature or '(view)')}</td><td>{_e(c.metric)}</td><td>{_e(c.day or 'window')}</td>"
+            f"<tr><td>{_e(c.feature or '(view)')}</td><td>{_e(c.metric)}</td><td>{_e(c.day or ('sample' if c.metric in ('skew', 'online_coverage') else 'window'))}</td>"
             f"<td>{value}</td><td>{_e('' if c.warn is None else c.warn)}</td><td>{_e('' if c.fail is None else c.fail)}</td>"
             f'<td class="{_e(c.status)}">{_e(c.status)}</td></tr>'
         )
     out.append("</table></details></section>")
     return "".join(out)
+
+
+def _online_figures(v: ViewReport) -> list[str]:
+    """The skew and coverage plots over the view's monitor runs (none before its first online check)."""
+    runs = [h for h in v.online if h["checked_at"] is not None]
+    if not runs:
+        return []
+    skew: dict[str, list[tuple[date, float]]] = defaultdict(list)
+    for h in runs:
+        if h["skew_rate"] is not None:
+            skew["(all features)"].append((h["checked_at"], h["skew_rate"]))
+        for feature, rate in h["skew"].items():
+            if rate is not None:
+                skew[feature].append((h["checked_at"], rate))
+    last = runs[-1]
+    limits = {k: last[f"skew_{k}"] for k in ("warn", "fail") if last[f"skew_{k}"] is not None}
+    cover = {"coverage": [(h["checked_at"], h["coverage"]) for h in runs if h["coverage"] is not None]}
+    cover_limits = {k: last[f"coverage_{k}"] for k in ("warn", "fail") if last[f"coverage_{k}"] is not None}
+    return [
+        _figure(
+            f"skew:{v.view}",
+            "online/offline skew per run: mismatch rate",
+            line_chart(skew, thresholds=limits, y_label="mismatch rate"),
+            f"Share of sampled entities whose Redis value differs from the latest materialization "
+            f"(or is missing); latest run: {last['skew_mismatches']} of {last['skew_compared']} values.",
+        ),
+        _figure(
+            f"coverage:{v.view}",
+            "online coverage per run",
+            line_chart(cover, thresholds=cover_limits, y_label="share served"),
+            "Share of sampled entities within the TTL that Redis serves a value for (lower is worse).",
+        ),
+    ]
 
 
 def _freshness(views: list[ViewReport]) -> str:
@@ -341,12 +389,12 @@ def _freshness(views: list[ViewReport]) -> str:
             '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="4" y="20">no freshness data</text></svg>',
         )
     width, bar_h = 640, 18
-    top = max([r[1] for r in rows] + [(r[2] or 0) / 3600 for r in rows] + [1e-9]) * 1.1
+    top = max([abs(r[1]) for r in rows] + [(r[2] or 0) / 3600 for r in rows] + [1e-9]) * 1.1
     height = 20 + bar_h * 1.5 * len(rows)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" role="img">']
     for i, (label, hours, sla, status) in enumerate(rows):
         y0 = 10 + i * bar_h * 1.5
-        w = 380 * hours / top
+        w = max(0.0, 380 * hours / top)  # an age below 0 (clocks apart) draws no bar
         parts.append(f'<text x="2" y="{y0 + 13}" font-size="10">{_e(label)}</text>')
         parts.append(
             f'<rect x="200" y="{y0}" width="{w:.1f}" height="{bar_h}" fill="{STATUS_COLOR[status]}"><title>{hours:.1f} h</title></rect>'

@@ -121,19 +121,20 @@ class World:
         shifted: set[date] = frozenset(),
         seed: int = 0,
         replace: bool = False,
+        n: int = ROWS_PER_DAY,
     ):
         import pandas as pd
 
         rows = []
         for d in days:
-            rows += rows_for(d, seed + d.toordinal(), shift=shift if d in shifted else None)
+            rows += rows_for(d, seed + d.toordinal(), shift=shift if d in shifted else None, n=n)
         pdf = pd.DataFrame(rows, columns=[c.split(" ")[0] for c in SCHEMA.split(", ")])
         df = self.spark.createDataFrame(pdf, SCHEMA)
         if replace:
             return self.lakehouse.write(df, self.table, replace_range=(min(days), max(days)))
         return self.lakehouse.write(df, self.table, mode="append", partition_by=["event_date"])
 
-    def monitor(self, **kw):
+    def monitor(self, now: datetime | None = None, **kw):
         from featurelake.jobs.monitor import MonitorOptions, monitor_view
 
         return monitor_view(
@@ -143,24 +144,34 @@ class World:
             lakehouse=self.lakehouse,
             options=MonitorOptions(view=VIEW, **kw),
             actor="tester",
+            now=now,
         )
 
 
-def make_world(spark: Any, tmp_path: Path, *, monitors=None, sla_seconds=None) -> World:
+def make_world(
+    spark: Any,
+    tmp_path: Path,
+    *,
+    monitors=None,
+    sla_seconds=None,
+    project: str = PROJECT,
+    online_nodes: list[str] | None = None,
+) -> World:
     from featurelake.config.settings import Settings
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.registry import open_registry
 
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     registry = open_registry(url)
-    registry.apply_definitions(PROJECT, definitions(monitors, sla_seconds), actor="tester")
+    registry.apply_definitions(project, definitions(monitors, sla_seconds), actor="tester")
     settings = Settings.model_validate(
         {
-            "project": PROJECT,
+            "project": project,
             "home": str(tmp_path),
             "registry": {"url": url},
             "storage": {"root": str(tmp_path / "lake")},
+            **({"online": {"nodes": online_nodes}} if online_nodes else {}),
         }
     )
     lh = Lakehouse(root=str(tmp_path / "lake"))
-    return World(spark, lh, registry, settings, tmp_path, registry.get_view_version(PROJECT, VIEW).table_name)
+    return World(spark, lh, registry, settings, tmp_path, registry.get_view_version(project, VIEW).table_name)
