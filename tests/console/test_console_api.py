@@ -263,3 +263,17 @@ def test_settings_reject_a_raw_token_and_duplicates() -> None:
         load_settings_from_dict(
             {"console": {"identities": [{"name": "a", "role": "god", "token_sha256": digest}]}}
         )
+
+
+def test_demo_local_needs_no_sign_in_but_still_csrf(make_app, world) -> None:
+    client = TestClient(make_app(demo_local=True))
+    page = client.get("/views/user_stats", params={"version": "1.1"})
+    assert page.status_code == 200 and "local demo, no sign-in" in page.text
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"version": "1.1", "status": "active", "reason": "demo"}
+    assert client.post("/views/user_stats/status", data=form, follow_redirects=False).status_code == 403
+    done = client.post("/views/user_stats/status", data={**form, "csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert world.registry.audit(project=w.PROJECT, action="status.set")[0].actor == "demo"
+    # a wrong bearer token is still refused in demo mode
+    assert client.get("/api/search", headers={"Authorization": "Bearer nope"}).status_code == 401
