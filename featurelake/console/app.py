@@ -127,6 +127,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    search_index = queries.SearchIndex()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -318,7 +319,7 @@ def create_app(
     async def api_search(request: Request, q: str = "") -> dict[str, Any]:
         """Views, features, services, sources and entities matching every word of ``q``."""
         who(request)
-        return await run_in_threadpool(queries.search, registry, project, q)
+        return await run_in_threadpool(lambda: queries.search(registry, project, q, index=search_index))
 
     @app.get("/", include_in_schema=False)
     async def search_page(request: Request, q: str = "") -> Response:
@@ -425,7 +426,7 @@ def create_app(
         request: Request, node: str = "", depth: int = 3, direction: str = "both"
     ) -> Response:
         data = await api_lineage(request, node, depth, direction)
-        roots = await run_in_threadpool(queries.lineage_roots, registry, project)
+        roots = [] if node else await run_in_threadpool(queries.lineage_roots, registry, project)
         return render(request, "lineage.html", data=data, roots=roots)
 
     # ------------------------------------------------------------------ runs

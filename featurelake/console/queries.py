@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -74,38 +75,50 @@ def node_href(node: Node) -> str:
 # --------------------------------------------------------------------------- search
 
 
-def search(reader: RegistryReader, project: str, q: str, *, limit: int = 200) -> dict[str, Any]:
-    """Views, features, services, sources and entities whose name, owner, tags or description match.
+class SearchIndex:
+    """The searchable text of a project's views, features, services, sources and entities, kept in memory.
 
-    Args:
-        reader: the registry.
-        project: project name.
-        q: case-insensitive words; every word must match somewhere (empty: list everything).
-        limit: at most this many results.
+    Rebuilt only when the project's audit log has grown: every definition and status change is
+    audited, so the newest audit id is a cheap change marker (one indexed query per search
+    instead of loading every current view version).
     """
-    words = [w.lower() for w in q.split()]
 
-    def hit(*texts: Any) -> str | None:
-        hay = [str(t) for t in texts if t]
-        blob = " ".join(hay).lower()
-        if not all(w in blob for w in words):
-            return None
-        return next((h for h in hay if words and words[0] in h.lower()), "")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._marker: tuple[str, int | None] | None = None
+        self._rows: list[tuple[str, dict[str, Any]]] = []
 
-    results: list[dict[str, Any]] = []
+    def rows(self, reader: RegistryReader, project: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(lower-cased text, result)`` pairs, current as of the newest audit entry."""
+        newest = reader.audit(project=project, limit=1)
+        marker = (project, newest[0].id if newest else None)
+        with self._lock:
+            if marker != self._marker:
+                self._rows = _index_rows(reader, project)
+                self._marker = marker
+            return self._rows
+
+
+def _index_rows(reader: RegistryReader, project: str) -> list[tuple[str, dict[str, Any]]]:
+    def text(*parts: Any) -> str:
+        return " ".join(str(p) for p in parts if p).lower()
+
+    def tags_text(tags: dict[str, str]) -> str:
+        return " ".join(f"{k}={v}" for k, v in tags.items())
+
+    rows: list[tuple[str, dict[str, Any]]] = []
     for vv in reader.list_views(project):
-        tags = " ".join(f"{k}={v}" for k, v in vv.tags.items())
         href = f"/views/{quote(vv.name, safe='')}"
-        m = hit(vv.name, vv.owner, vv.description, tags)
-        if m is not None:
-            results.append(
-                _result("view", vv.name, vv.version, vv.owner, vv.description, vv.tags, vv.status, href, m)
+        rows.append(
+            (
+                text(vv.name, vv.owner, vv.description, tags_text(vv.tags)),
+                _result("view", vv.name, vv.version, vv.owner, vv.description, vv.tags, vv.status, href),
             )
+        )
         for f in vv.features:
-            ftags = " ".join(f"{k}={v}" for k, v in f.tags.items())
-            m = hit(f"{vv.name}:{f.name}", f.description, ftags, vv.owner)
-            if m is not None:
-                results.append(
+            rows.append(
+                (
+                    text(f"{vv.name}:{f.name}", f.description, tags_text(f.tags), vv.owner),
                     _result(
                         "feature",
                         f"{vv.name}:{f.name}",
@@ -115,34 +128,54 @@ def search(reader: RegistryReader, project: str, q: str, *, limit: int = 200) ->
                         f.tags,
                         vv.status,
                         href,
-                        m,
-                    )
-                )
-    for sv in reader.list_services(project):
-        tags = " ".join(f"{k}={v}" for k, v in sv.tags.items())
-        href = "/lineage?" + urlencode({"node": str(Node.feature_service_version(sv.name, sv.version))})
-        m = hit(sv.name, sv.owner, sv.description, tags, " ".join(g.view for g in sv.views))
-        if m is not None:
-            results.append(
-                _result(
-                    "service", sv.name, str(sv.version), sv.owner, sv.description, sv.tags, sv.status, href, m
+                    ),
                 )
             )
+    for sv in reader.list_services(project):
+        href = "/lineage?" + urlencode({"node": str(Node.feature_service_version(sv.name, sv.version))})
+        rows.append(
+            (
+                text(
+                    sv.name, sv.owner, sv.description, tags_text(sv.tags), " ".join(g.view for g in sv.views)
+                ),
+                _result(
+                    "service", sv.name, str(sv.version), sv.owner, sv.description, sv.tags, sv.status, href
+                ),
+            )
+        )
     for src in reader.list_sources(project):
         href = "/lineage?" + urlencode({"node": str(Node.data_source(src.name))})
-        m = hit(
-            src.name,
-            src.owner,
-            src.description,
-            src.location,
-            " ".join(f"{k}={v}" for k, v in src.tags.items()),
+        rows.append(
+            (
+                text(src.name, src.owner, src.description, src.location, tags_text(src.tags)),
+                _result("source", src.name, "", src.owner, src.description, src.tags, "", href),
+            )
         )
-        if m is not None:
-            results.append(_result("source", src.name, "", src.owner, src.description, src.tags, "", href, m))
     for ent in reader.list_entities(project):
-        m = hit(ent.name, ent.owner, ent.description, " ".join(k.name for k in ent.join_keys))
-        if m is not None:
-            results.append(_result("entity", ent.name, "", ent.owner, ent.description, ent.tags, "", "", m))
+        rows.append(
+            (
+                text(ent.name, ent.owner, ent.description, " ".join(k.name for k in ent.join_keys)),
+                _result("entity", ent.name, "", ent.owner, ent.description, ent.tags, "", ""),
+            )
+        )
+    return rows
+
+
+def search(
+    reader: RegistryReader, project: str, q: str, *, limit: int = 200, index: SearchIndex | None = None
+) -> dict[str, Any]:
+    """Views, features, services, sources and entities whose name, owner, tags or description match.
+
+    Args:
+        reader: the registry.
+        project: project name.
+        q: case-insensitive words; every word must match somewhere (empty: list everything).
+        limit: at most this many results.
+        index: a kept index (rebuilt when the registry changed); None builds one for this call.
+    """
+    words = [w.lower() for w in q.split()]
+    rows = (index or SearchIndex()).rows(reader, project)
+    results = [result for blob, result in rows if all(w in blob for w in words)]
     return {"project": project, "query": q, "count": len(results), "results": results[:limit]}
 
 
@@ -155,7 +188,6 @@ def _result(
     tags: dict[str, str],
     status: str,
     href: str,
-    match: str,
 ) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -166,7 +198,6 @@ def _result(
         "description": description,
         "tags": tag_list(tags),
         "href": href,
-        "match": match,
     }
 
 

@@ -277,3 +277,15 @@ def test_demo_local_needs_no_sign_in_but_still_csrf(make_app, world) -> None:
     assert world.registry.audit(project=w.PROJECT, action="status.set")[0].actor == "demo"
     # a wrong bearer token is still refused in demo mode
     assert client.get("/api/search", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_search_index_follows_registry_changes(make_app, world) -> None:
+    import dataclasses
+
+    client = TestClient(make_app(), headers=bearer("vera"))
+    assert client.get("/api/search", params={"q": "chargebacks"}).json()["count"] == 0
+    new_view = dataclasses.replace(w.STATS, name="chargeback_stats", description="chargebacks per user")
+    defs = w.Definitions(entities=(w.USER,), sources=(w.TX, w.LABELS), views=(w.STATS, w.XSS_VIEW, new_view))
+    world.registry.apply_definitions(w.PROJECT, defs, actor="carol")
+    found = client.get("/api/search", params={"q": "chargebacks"}).json()["results"]
+    assert [(r["kind"], r["name"]) for r in found] == [("view", "chargeback_stats")]
