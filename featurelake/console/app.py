@@ -97,6 +97,11 @@ def _parse_time(name: str, value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _https(request: Request) -> bool:
+    # cookies are Secure when the console is reached over HTTPS (behind a TLS proxy that says so)
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
 def _csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     # a spreadsheet would run a cell starting with these as a formula (CSV injection)
@@ -148,7 +153,14 @@ def create_app(
         if status == 401:
             token = secrets.token_urlsafe(24)
             resp = render(request, "login.html", 401, message=message, login_csrf=token)
-            resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+            resp.set_cookie(
+                LOGIN_CSRF_COOKIE,
+                token,
+                httponly=True,
+                samesite="strict",
+                path="/login",
+                secure=_https(request),
+            )
             resp.headers["WWW-Authenticate"] = "Bearer"
             return resp
         return render(request, "error.html", status, code=status, message=message)
@@ -189,7 +201,9 @@ def create_app(
         except FeatureStoreError as err:
             response = error(request, 404 if request.method in SAFE_METHODS else 409, str(err))
         if new_sid is not None:
-            response.set_cookie(SESSION_COOKIE, new_sid, httponly=True, samesite="strict", path="/")
+            response.set_cookie(
+                SESSION_COOKIE, new_sid, httponly=True, samesite="strict", path="/", secure=_https(request)
+            )
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         if not path.startswith("/static/"):
@@ -270,7 +284,9 @@ def create_app(
     async def login_page(request: Request) -> Response:
         token = secrets.token_urlsafe(24)
         resp = render(request, "login.html", message="", login_csrf=token)
-        resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+        resp.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login", secure=_https(request)
+        )
         return resp
 
     @app.post("/login", include_in_schema=False)
@@ -283,7 +299,12 @@ def create_app(
             raise ConsoleHTTPError(401, "that token matches no identity in console.identities")
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(
-            SESSION_COOKIE, access.start_session(*found), httponly=True, samesite="strict", path="/"
+            SESSION_COOKIE,
+            access.start_session(*found),
+            httponly=True,
+            samesite="strict",
+            path="/",
+            secure=_https(request),
         )
         resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return resp
