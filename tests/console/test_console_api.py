@@ -294,4 +294,6 @@ def test_search_index_follows_registry_changes(make_app, world) -> None:
 def test_cookies_are_secure_behind_https_only(make_app) -> None:
     client = TestClient(make_app())
     assert "secure" not in client.get("/login").headers["set-cookie"].lower()
-    assert "secure" in client.get("/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
+    assert (
+        "secure" in client.get("/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
+    )
