@@ -80,8 +80,8 @@ test: install browser ## Install, start the local stack, run lint and the whole 
 	  $(FL) services down || true; \
 	  exit $$status
 
-test-unit: install ## Fast tests only (no JVM, no services)
-	$(VENV)/bin/pytest -m "not spark and not postgres and not redis and not s3 and not cluster" $(PYTEST_ARGS)
+test-unit: install ## Fast tests only (no JVM, no services, no browser)
+	$(VENV)/bin/pytest -m "not spark and not postgres and not redis and not s3 and not cluster and not browser" $(PYTEST_ARGS)
 
 terraform-check: ## terraform fmt + validate, offline (needs /opt/tf-plugins)
 	bash infra/terraform/check.sh

@@ -304,9 +304,11 @@ class RegistryReader:
         object_prefix: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
-        """Audit log entries, newest first."""
+        """Audit log entries, newest first, filtered by any of the arguments (``until`` inclusive)."""
         with self._engine.connect() as conn:
             return audit.entries(
                 conn,
@@ -316,5 +318,7 @@ class RegistryReader:
                 object_prefix=object_prefix,
                 action=action,
                 since=since,
+                until=until,
+                actor=actor,
                 limit=limit,
             )

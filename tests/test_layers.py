@@ -42,6 +42,7 @@ ROOMS = {
     "server": ["featurelake.server"],
     "feast_plugins": ["featurelake.feast_plugins"],
     "monitoring": ["featurelake.monitoring"],
+    "console": ["featurelake.console"],
 }
 
 # room -> rooms it may import (besides itself). The application rooms (cli, server,
@@ -55,7 +56,8 @@ ALLOWED = {
     "server": {"kernel", "jobs", "lakehouse", "registry"},
     "feast_plugins": {"kernel", "jobs", "lakehouse", "registry"},
     "monitoring": {"kernel", "jobs", "lakehouse", "registry"},
-    "cli": {"kernel", "jobs", "lakehouse", "registry", "localstack", "server", "monitoring"},
+    "console": {"kernel", "jobs", "lakehouse", "registry"},
+    "cli": {"kernel", "jobs", "lakehouse", "registry", "localstack", "server", "monitoring", "console"},
 }
 
 # third-party engines a room must never import

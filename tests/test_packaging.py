@@ -105,6 +105,11 @@ def test_wheel_has_one_top_level_package_and_every_module(wheel: Path) -> None:
                     missing.append(inside)
     assert not missing, f"files missing from the wheel: {missing}"
     assert "featurelake/registry/migrations/alembic.ini" in names
+    # the console's templates and vendored assets ship beside its modules
+    for rel in ("templates/base.html", "templates/lineage.html", "static/console.css", "static/lineage.js"):
+        assert f"featurelake/console/{rel}" in names, rel
+    for vendored in ("cytoscape.min.js", "dagre.min.js", "cytoscape-dagre.js", "cytoscape.LICENSE"):
+        assert f"featurelake/console/static/vendor/{vendored}" in names, vendored
     assert any(n.startswith("featurelake/registry/migrations/versions/0001_") for n in names)
     top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["featurelake"]

@@ -98,3 +98,6 @@ def run(app: AppContext, rows: int, seed: int, days: int, drift_days: int) -> No
     ctx = DemoContext(settings=app.settings, actor=app.actor, console=app.console)
     ctx.rows, ctx.seed, ctx.days, ctx.drift_days = rows, seed, days, drift_days
     run_demo(ctx)
+    click.echo(
+        "Browse it in the governance console: featurelake console --demo-local   (then open http://127.0.0.1:8890/)"
+    )

@@ -16,6 +16,7 @@ from featurelake.jobs.entrypoint import run_click_entrypoint
 # command name -> "module:attribute" of a click command or group.
 _COMMANDS: dict[str, str] = {
     "backfill": "featurelake.cli.backfill:backfill",
+    "console": "featurelake.cli.console:console",
     "demo": "featurelake.cli.demo:demo",
     "erase": "featurelake.cli.erase:erase",
     "apply": "featurelake.cli.apply:apply",

@@ -202,6 +202,56 @@ class SparkSettings(_Strict):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+ConsoleRole = Literal["viewer", "editor", "approver", "admin"]
+#: Console roles, weakest first: each role may do everything the roles before it may.
+CONSOLE_ROLES: tuple[ConsoleRole, ...] = ("viewer", "editor", "approver", "admin")
+
+
+class ConsoleIdentity(_Strict):
+    """One person or service allowed into the governance console.
+
+    The token itself is never stored: ``token_sha256`` is the hex SHA-256 of the bearer token
+    (``featurelake console --new-token`` prints a fresh token and its hash).
+    """
+
+    name: str = Field(min_length=1)
+    role: ConsoleRole
+    token_sha256: str
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _sha256_hex(cls, value: str) -> str:
+        value = value.strip().lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError(
+                "token_sha256 must be the 64 hex digits of the token's SHA-256 "
+                "(`featurelake console --new-token` prints one), not the token itself"
+            )
+        return value
+
+
+class ConsoleSettings(_Strict):
+    """The governance console: who may sign in, with which role, and the approval rules."""
+
+    identities: list[ConsoleIdentity] = Field(default_factory=list)
+    # four eyes: the author of a version may not approve (activate) it themselves
+    four_eyes: bool = False
+    session_minutes: int = Field(default=480, gt=0)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ConsoleSettings:
+        problems = []
+        names = [i.name for i in self.identities]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"console identity {name!r} is listed more than once; keep one entry per name")
+        hashes = [i.token_sha256 for i in self.identities]
+        if len(set(hashes)) != len(hashes):
+            problems.append("two console identities share one token_sha256; give each identity its own token")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Settings(_Strict):
     """All of featurelake's settings."""
 
@@ -212,6 +262,7 @@ class Settings(_Strict):
     registry: RegistrySettings = RegistrySettings()
     online: OnlineSettings = OnlineSettings()
     spark: SparkSettings = SparkSettings()
+    console: ConsoleSettings = ConsoleSettings()
     source_file: Path | None = None  # set by the loader, not by the file
 
     @field_validator("project")

@@ -47,9 +47,11 @@ def entries(
     object_prefix: str | None = None,
     action: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = None,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Audit rows, newest first, filtered by any of the arguments."""
+    """Audit rows, newest first, filtered by any of the arguments (``until`` inclusive)."""
     query = select(AuditRow)
     if project is not None:
         query = query.where(AuditRow.project == project)
@@ -64,6 +66,10 @@ def entries(
         query = query.where(AuditRow.action == action)
     if since is not None:
         query = query.where(AuditRow.at >= since)
+    if until is not None:
+        query = query.where(AuditRow.at <= until)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
     query = query.order_by(AuditRow.id.desc()).limit(limit)
     return [
         AuditEntry(

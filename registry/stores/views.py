@@ -179,11 +179,14 @@ def list_views(conn: Connection, project: str, *, include_removed: bool = False)
         cur = best.get(r.view_id)
         if cur is None or key > (rank[cur.status], cur.major, cur.minor):
             best[r.view_id] = r
-    out: list[ViewVersion] = []
-    for vid, name in views.items():
-        if vid in best:
-            out.extend(_load(conn, project, name, [best[vid]]))
-    return out
+    chosen = [(name, best[vid]) for vid, name in views.items() if vid in best]
+    by_version: dict[int, list[FeatureRow]] = {r.id: [] for _, r in chosen}
+    ids = list(by_version)
+    for start in range(0, len(ids), 5_000):  # one query per chunk, not one per view
+        chunk = ids[start : start + 5_000]
+        for f in conn.execute(select(FeatureRow).where(FeatureRow.view_version_id.in_(chunk))):
+            by_version[f.view_version_id].append(f)
+    return [_to_view_version(project, name, r, by_version[r.id]) for name, r in chosen]
 
 
 def newest_row(conn: Connection, vid: int) -> FeatureViewVersionRow | None:
