@@ -32,6 +32,7 @@ ROOMS = {
         "featurelake.repo",
         "featurelake.actor",
         "featurelake.monitors",
+        "featurelake.expectations",
         "featurelake.config",
     ],
     "lakehouse": ["featurelake.lakehouse"],
