@@ -138,6 +138,7 @@ def test_late_events_inside_the_watermark_count_later_ones_are_dropped_and_count
     from featurelake.jobs.stream import StreamOptions, run_stream
     from featurelake.lakehouse.streaming.event_log import append_events, encode_rows, event_log_key
 
+    world.append(spark, [(99, T0, 1.0)])  # the source table gives the event schema (another card)
     client = redis_target(world.settings).client()
     key = event_log_key(world.settings.project, "card_hourly")
 
