@@ -10,7 +10,7 @@ source reads the log with delta-rs, like the batch bridge (:mod:`featurelake.lak
   executors by the bridge's reader;
 * the initial offset is ``{"version": -1}`` (the first batch reads the snapshot at the latest
   version in full) or, with the ``startingVersion`` option, ``startingVersion - 1``;
-* ``maxVersionsPerTrigger`` caps the commits a micro-batch takes (default: all available).
+* ``max_versions_per_trigger`` caps the commits a micro-batch takes (default: all available).
 
 Offsets are versions, so a restarted query re-reads exactly the batch it had planned and not
 committed (Spark's checkpoint holds the offsets), and rows are never seen twice by committed
@@ -120,10 +120,8 @@ class DeltaStreamReader(DataSourceStreamReader):
         latest = self._lakehouse().version(self.spec.table)
         cap = self.spec.max_versions_per_trigger
         if start is not None and cap:
-            # the first batch (-1: the snapshot in full) reads up to the latest version at once
-            begin = int(start["version"])
-            if begin >= 0:
-                latest = min(latest, begin + cap)
+            # from -1 the first batch reads the snapshot of version cap - 1 in full
+            latest = min(latest, max(int(start["version"]), -1) + cap)
         return {"version": latest}
 
     def reportLatestOffset(self) -> dict | None:

@@ -25,12 +25,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurelake.errors import FeatureStoreError
+from featurelake.errors import ConfigError
 
 FIELD = b"r"
 
 
-class InvalidEventsError(FeatureStoreError):
+class InvalidEventsError(ConfigError):
     """Pushed rows do not fit the view's event schema; nothing was appended.
 
     Attributes:
