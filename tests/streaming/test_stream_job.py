@@ -178,3 +178,45 @@ def test_late_events_inside_the_watermark_count_later_ones_are_dropped_and_count
     assert second.late_rows_dropped == 1
     runs = world.registry.list_runs(world.settings.project, kind="stream", target="card_hourly")
     assert runs[0].report["late_rows_dropped"] == 1
+
+
+def test_a_second_stream_of_a_view_and_another_views_checkpoint_are_refused(spark, world: World) -> None:
+    import os
+    import socket
+
+    from featurelake.errors import ConfigError, RunConflictError
+    from featurelake.jobs.stream import StreamOptions, run_stream
+    from featurelake.jobs.stream_plan import claim_checkpoint, default_checkpoint
+
+    if not world.lakehouse.exists(EVENTS):
+        world.append(spark, [(99, T0, 1.0)])
+    # a live stream of card_txn (this process is alive, so it is not reaped)
+    running = world.registry.start_run(
+        world.settings.project,
+        "stream",
+        {"view": "card_txn", "pid": os.getpid(), "host": socket.gethostname()},
+        "tests",
+        target="card_txn",
+        exclusive_span=("0001-01-01", "9999-12-31"),
+    )
+    try:
+        with pytest.raises(RunConflictError, match=running):
+            run_stream(
+                spark,
+                world.settings,
+                StreamOptions(view="card_txn", available_now=True),
+                actor="tests",
+                registry=world.registry,
+            )
+    finally:
+        world.registry.finish_run(running, status="failed", error="test")
+    theirs = default_checkpoint(world.settings, "card_hourly")
+    claim_checkpoint(theirs, project=world.settings.project, view="card_hourly", source="redis")
+    with pytest.raises(ConfigError, match="card_hourly"):
+        run_stream(
+            spark,
+            world.settings,
+            StreamOptions(view="card_txn", checkpoint=theirs, available_now=True),
+            actor="tests",
+            registry=world.registry,
+        )
