@@ -1,4 +1,4 @@
-"""``featurelake stream run | status | stop`` and ``featurelake push``: streaming feature views.
+"""``featurelake stream run | start | status | stop`` and ``featurelake push``: streaming feature views.
 
 ``stream run`` runs :mod:`featurelake.jobs.stream` in this process (``spark-submit
 jobs/stream.py`` runs the same job on a cluster); ``push`` appends rows to a view's event log.
@@ -7,6 +7,8 @@ jobs/stream.py`` runs the same job on a cluster); ``push`` appends rows to a vie
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -18,38 +20,53 @@ def stream() -> None:
     """Stream feature views: windowed aggregations into Delta and Redis, exactly once."""
 
 
+_OPTIONS = [
+    click.option("--view", required=True, help="The aggregation feature view to stream."),
+    click.option(
+        "--source",
+        type=click.Choice(["delta", "redis", "kafka"]),
+        default="delta",
+        show_default=True,
+        help="delta: the view's source table's log; redis: its event log (featurelake push); kafka: Spark's Kafka "
+        "source (needs the spark-sql-kafka jars, not installed here).",
+    ),
+    click.option(
+        "--checkpoint", default=None, help="Spark checkpoint folder (default: one per view under the home)."
+    ),
+    click.option("--trigger", default="5s", show_default=True, help="Micro-batch interval."),
+    click.option(
+        "--available-now",
+        "--once",
+        "available_now",
+        is_flag=True,
+        help="Process what is available (and close the windows the watermark passed), then stop.",
+    ),
+    click.option("--watermark", default="10m", show_default=True, help="How late events may arrive."),
+    click.option(
+        "--max-per-trigger",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Delta versions / entries per batch.",
+    ),
+    click.option("--no-online", is_flag=True, help="Write the Delta table only, not Redis."),
+    click.option("--version", default=None, help="View version (default: the active one)."),
+    click.option("--kafka-bootstrap", default=None, help="Kafka bootstrap servers (--source kafka)."),
+    click.option("--kafka-topic", default=None, help="Kafka topic (--source kafka)."),
+    click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master)."),
+]
+
+
+def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The job's options, shared by ``stream run`` and ``stream start``."""
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
 @stream.command(name="run")
-@click.option("--view", required=True, help="The aggregation feature view to stream.")
-@click.option(
-    "--source",
-    type=click.Choice(["delta", "redis", "kafka"]),
-    default="delta",
-    show_default=True,
-    help="delta: the view's source table's log; redis: its event log (featurelake push); kafka: Spark's Kafka "
-    "source (needs the spark-sql-kafka jars, not installed here).",
-)
-@click.option(
-    "--checkpoint", default=None, help="Spark checkpoint folder (default: one per view under the home)."
-)
-@click.option("--trigger", default="5s", show_default=True, help="Micro-batch interval.")
-@click.option(
-    "--available-now",
-    "--once",
-    "available_now",
-    is_flag=True,
-    help="Process what is available (and close the windows the watermark passed), then stop.",
-)
-@click.option("--watermark", default="10m", show_default=True, help="How late events may arrive.")
-@click.option(
-    "--max-per-trigger", type=click.IntRange(min=1), default=None, help="Delta versions / entries per batch."
-)
-@click.option("--no-online", is_flag=True, help="Write the Delta table only, not Redis.")
-@click.option("--version", default=None, help="View version (default: the active one).")
-@click.option("--kafka-bootstrap", default=None, help="Kafka bootstrap servers (--source kafka).")
-@click.option("--kafka-topic", default=None, help="Kafka topic (--source kafka).")
-@click.option("--master", default=None, help="Spark master URL (default: the settings' spark.master).")
+@_options
 @pass_app
-def run(app: AppContext, master: str | None, **kw: object) -> None:
+def run(app: AppContext, master: str | None, **kw: Any) -> None:
     """Run VIEW's stream until it drains (--available-now) or `featurelake stream stop`."""
     import argparse
 
@@ -65,6 +82,49 @@ def run(app: AppContext, master: str | None, **kw: object) -> None:
         conf=settings.spark.conf,
     )
     click.echo(describe(run_stream(spark, settings, options, actor=app.actor)))
+
+
+@stream.command(name="start")
+@_options
+@pass_app
+def start(app: AppContext, master: str | None, **kw: Any) -> None:
+    """Start VIEW's stream in the background (the same job as `stream run`); its log is in the stream folder."""
+    import subprocess
+    import sys
+    import time
+
+    from featurelake.jobs.stream_plan import stream_dir
+
+    folder = stream_dir(app.settings, kw["view"])
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "featurelake.jobs.stream", "--actor", app.actor]
+    if app.config_path:
+        argv += ["--config", app.config_path]
+    for name, value in kw.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
+    env = None
+    if master:
+        import os
+
+        env = {**os.environ, "FEATURELAKE_SPARK_MASTER": master}
+    log = folder / "stream.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True, env=env)
+    time.sleep(3)  # bad options and refusals end at once: report them here
+    if proc.poll() is not None and proc.returncode != 0:
+        from featurelake.errors import ConfigError
+
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise ConfigError(
+            f"the stream of {kw['view']} did not start (exit {proc.returncode}): {' '.join(tail)}"
+        )
+    click.echo(
+        f"started the stream of {kw['view']} (pid {proc.pid}); log {log}; `featurelake stream status --view {kw['view']}`"
+    )
 
 
 @stream.command(name="status")

@@ -94,14 +94,17 @@ def _batch_values(spark, world: World, view: str) -> dict[tuple, tuple]:
 def test_stream_equals_batch_and_redis_equals_delta(spark, world: World) -> None:
     from featurelake.jobs.stream import StreamOptions, run_stream
 
-    for seed in (10, 11, 12):
-        world.append(spark, random_events(seed, 40))
+    events = random_events(10, 90, hours=6)
+    for i in range(3):  # three commits, in event-time order (two hours each): three micro-batches
+        lo, hi = T0 + i * timedelta(hours=2), T0 + (i + 1) * timedelta(hours=2)
+        world.append(spark, [e for e in events if lo <= e[1] < hi])
     options = StreamOptions(view="card_txn", available_now=True, max_per_trigger=1, trigger=timedelta(0))
     result = run_stream(spark, world.settings, options, actor="tests", registry=world.registry)
 
     rows = world.feature_rows(spark, "card_txn")
     keys = [(r.card_id, r.event_timestamp) for r in rows]
     assert len(keys) == len(set(keys)), "a (card, window end) was written twice"
+    assert result.late_rows_dropped == 0 and len(result.batches) >= 3
     batch = _batch_values(spark, world, "card_txn")
     assert len(rows) >= 10
     for r in rows:  # every window the stream closed has the batch engine's values
@@ -109,10 +112,7 @@ def test_stream_equals_batch_and_redis_equals_delta(spark, world: World) -> None
         got = tuple(r[f] for f in CARD_TXN)
         assert all(_same(a, b) for a, b in zip(got, expected, strict=True)), (r, expected)
     # the windows still open (within the watermark of the last event) are the only ones missing
-    last_event = max(
-        e[1].replace(tzinfo=None)
-        for e in random_events(12, 40) + random_events(11, 40) + random_events(10, 40)
-    )
+    last_event = max(e[1] for e in events).replace(tzinfo=None)
     assert {k for k in batch if k[1] <= last_event - timedelta(minutes=10)} <= set(keys)
 
     latest = {}
