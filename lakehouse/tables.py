@@ -373,9 +373,8 @@ class Lakehouse:
                 raise
         # _commit removes the files itself, and only when it knows nothing was committed: deleting
         # files that a commit does reference would corrupt the table.
-        return self._commit(
-            name, table, adds, arrow, parts, operation, replace_range, added_columns, app_transaction
-        )
+        args = (name, table, adds, arrow, parts, operation, replace_range, added_columns, app_transaction)
+        return self._commit(*args)
 
     def _check_evolution(
         self, name: str, table_schema: pa.Schema, frame: pa.Schema, allow_new_columns: bool
@@ -468,12 +467,8 @@ class Lakehouse:
         added_columns: list[str],
         app_transaction: tuple[str, int] | None = None,
     ) -> WriteInfo:
-        from deltalake.transaction import (
-            AddAction,
-            CommitProperties,
-            Transaction,
-            create_table_with_add_actions,
-        )
+        from deltalake.transaction import AddAction, CommitProperties, Transaction
+        from deltalake.transaction import create_table_with_add_actions as create_with_adds
 
         write_id = uuid.uuid4().hex
         since = 0 if table is None else table.version() + 1
@@ -491,7 +486,7 @@ class Lakehouse:
         try:
             if table is None:
                 try:
-                    create_table_with_add_actions(
+                    create_with_adds(
                         self.storage.table_uri(name),
                         schema,
                         actions,
