@@ -245,6 +245,50 @@ class _Progress:
         return self.by_batch[max(self.by_batch)] if self.by_batch else None
 
 
+def preflight(settings: Settings, options: StreamOptions, *, actor: str, registry: Any = None) -> None:
+    """Every check of a stream that needs no Spark, so refusals come in seconds, not after a JVM start.
+
+    Checks the options, the view (usable, an aggregation view, its source table and columns), the
+    Redis settings, the checkpoint's owner and that no live stream holds the view (dead local ones
+    are reaped). :func:`run_stream` repeats them (another stream may start in between; the
+    registry's lock decides).
+
+    Raises:
+        ConfigError, DefinitionError, RegistryError, LakehouseError, RunConflictError: as
+        :func:`run_stream`.
+    """
+    from featurelake.errors import RunConflictError
+    from featurelake.jobs.materialize import redis_target
+    from featurelake.jobs.stream_plan import MARKER
+    from featurelake.jobs.wiring import lakehouse_from_settings
+    from featurelake.registry.writer import open_registry
+
+    check_options(options)
+    own = registry is None
+    registry = registry or open_registry(settings.registry_url, create=False)
+    try:
+        vv = registry.assert_usable(settings.project, options.view, options.version, "materialize")
+        event_schema(lakehouse_from_settings(settings), stream_definition(vv))
+        if options.online:
+            redis_target(settings, definition=vv.definition)
+        checkpoint = options.checkpoint or default_checkpoint(settings, options.view)
+        marker = os.path.join(checkpoint, MARKER)
+        if os.path.exists(marker):
+            claim_checkpoint(checkpoint, project=settings.project, view=options.view, source=options.source)
+        reap_dead_streams(registry, settings.project, options.view, actor=actor)
+        for run in registry.list_runs(settings.project, kind="stream", status="running", target=options.view):
+            params = run.params or {}
+            raise RunConflictError(
+                f"a stream of view {options.view!r} is already running: run {run.run_id} (pid {params.get('pid')} on "
+                f"{params.get('host')}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC by {run.actor}); stop it with "
+                f"`featurelake stream stop --view {options.view}` (or `featurelake registry cancel-run {run.run_id}` "
+                "if its process is dead)"
+            )
+    finally:
+        if own:
+            registry.dispose()
+
+
 def run_stream(
     spark: SparkSession,
     settings: Settings,
@@ -552,13 +596,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         options = options_from_args(args)
-        check_options(options)
+        actor = resolve_actor(args.actor)
+        preflight(settings, options, actor=actor)  # refusals before the JVM starts
         spark = build_spark_session(
             app_name=f"featurelake-stream-{options.view}",
             master=submit_master(settings),
             conf=settings.spark.conf,
         )
-        result = run_stream(spark, settings, options, actor=resolve_actor(args.actor))
+        result = run_stream(spark, settings, options, actor=actor)
     except FeatureStoreError as err:
         print(f"Error: {err}", file=sys.stderr)
         return exit_code_for(err)

@@ -70,12 +70,12 @@ def run(app: AppContext, master: str | None, **kw: Any) -> None:
     """Run VIEW's stream until it drains (--available-now) or `featurelake stream stop`."""
     import argparse
 
-    from featurelake.jobs.stream import check_options, describe, options_from_args, run_stream
+    from featurelake.jobs.stream import describe, options_from_args, preflight, run_stream
     from featurelake.lakehouse.spark import build_spark_session
 
     options = options_from_args(argparse.Namespace(**kw))
-    check_options(options)
     settings = app.settings
+    preflight(settings, options, actor=app.actor)  # refusals before the JVM starts
     spark = build_spark_session(
         app_name=f"featurelake-stream-{options.view}",
         master=master or settings.spark.master,
@@ -89,12 +89,15 @@ def run(app: AppContext, master: str | None, **kw: Any) -> None:
 @pass_app
 def start(app: AppContext, master: str | None, **kw: Any) -> None:
     """Start VIEW's stream in the background (the same job as `stream run`); its log is in the stream folder."""
+    import argparse
     import subprocess
     import sys
     import time
 
+    from featurelake.jobs.stream import options_from_args, preflight
     from featurelake.jobs.stream_plan import stream_dir
 
+    preflight(app.settings, options_from_args(argparse.Namespace(**kw)), actor=app.actor)
     folder = stream_dir(app.settings, kw["view"])
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "featurelake.jobs.stream", "--actor", app.actor]
