@@ -134,3 +134,33 @@ def test_cli_push_file(world: World, tmp_path: Path) -> None:
     refused = subprocess.run([*cmd, "--file", str(bad)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "'ts'" in refused.stderr
     assert _length(world, "card_txn") == before + 3
+
+
+def test_stream_cli_refusals_come_before_spark(world: World) -> None:
+    import os
+    import socket
+
+    from click.testing import CliRunner
+
+    from featurelake.cli.main import cli
+    from featurelake.jobs.entrypoint import exit_code_for
+
+    runner = CliRunner()
+    base = ["--config", str(world.config), "stream"]
+    unknown = runner.invoke(cli, [*base, "run", "--view", "no_such_view"])
+    assert exit_code_for(unknown.exception) == 2 and "no_such_view" in str(unknown.exception)
+    never = runner.invoke(cli, [*base, "status", "--view", "card_txn"])
+    assert exit_code_for(never.exception) == 2 and "card_txn" in str(never.exception)
+    running = world.registry.start_run(
+        world.settings.project,
+        "stream",
+        {"view": "card_txn", "pid": os.getpid(), "host": socket.gethostname()},
+        "tests",
+        target="card_txn",
+        exclusive_span=("0001-01-01", "9999-12-31"),
+    )
+    try:
+        twice = runner.invoke(cli, [*base, "start", "--view", "card_txn"])
+        assert exit_code_for(twice.exception) == 5 and running in str(twice.exception)
+    finally:
+        world.registry.finish_run(running, status="failed", error="test")
