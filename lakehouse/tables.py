@@ -307,6 +307,7 @@ class Lakehouse:
         partition_by: Sequence[str] | None = None,
         replace_range: DateRange | None = None,
         allow_new_columns: bool = False,
+        app_transaction: tuple[str, int] | None = None,
     ) -> WriteInfo:
         """Write a DataFrame to a Delta table in ONE commit.
 
@@ -320,6 +321,8 @@ class Lakehouse:
                 (re-running gives the same contents, partitions outside are untouched); every row
                 written must fall inside. Takes precedence over ``mode``.
             allow_new_columns: allow columns the table does not have yet (added as nullable).
+            app_transaction: ``(app id, version)`` recorded in the commit as a Delta ``txn`` action
+                (idempotent writers check ``DeltaTable.transaction_version`` before writing).
 
         Returns:
             The committed version, rows and files added and removed.
@@ -370,7 +373,8 @@ class Lakehouse:
                 raise
         # _commit removes the files itself, and only when it knows nothing was committed: deleting
         # files that a commit does reference would corrupt the table.
-        return self._commit(name, table, adds, arrow, parts, operation, replace_range, added_columns)
+        args = (name, table, adds, arrow, parts, operation, replace_range, added_columns, app_transaction)
+        return self._commit(*args)
 
     def _check_evolution(
         self, name: str, table_schema: pa.Schema, frame: pa.Schema, allow_new_columns: bool
@@ -461,14 +465,17 @@ class Lakehouse:
         operation: str,
         replace_range: DateRange | None,
         added_columns: list[str],
+        app_transaction: tuple[str, int] | None = None,
     ) -> WriteInfo:
-        from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+        from deltalake.transaction import AddAction, CommitProperties, Transaction
+        from deltalake.transaction import create_table_with_add_actions as create_with_adds
 
         write_id = uuid.uuid4().hex
         since = 0 if table is None else table.version() + 1
         props = CommitProperties(
             custom_metadata={META_WRITE_ID: write_id, META_OPERATION: operation},
             max_commit_retries=self.max_commit_retries,
+            app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
         )
         actions = [
             AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"])
@@ -479,7 +486,7 @@ class Lakehouse:
         try:
             if table is None:
                 try:
-                    create_table_with_add_actions(
+                    create_with_adds(
                         self.storage.table_uri(name),
                         schema,
                         actions,

@@ -23,8 +23,15 @@ ALLOWED_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
     }
 )
 
-RunKind = Literal["backfill", "materialize", "training-set", "maintenance", "monitor"]
-RUN_KINDS: tuple[RunKind, ...] = ("backfill", "materialize", "training-set", "maintenance", "monitor")
+RunKind = Literal["backfill", "materialize", "training-set", "maintenance", "monitor", "stream"]
+RUN_KINDS: tuple[RunKind, ...] = (
+    "backfill",
+    "materialize",
+    "training-set",
+    "maintenance",
+    "monitor",
+    "stream",
+)
 RunStatus = Literal["running", "succeeded", "failed", "abandoned"]
 # "reproduce": rebuild a registered training set from its pinned inputs; archived versions stay
 # readable for that (archiving stops new use, not the audit of what was already built).

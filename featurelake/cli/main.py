@@ -26,7 +26,9 @@ _COMMANDS: dict[str, str] = {
     "monitor": "featurelake.cli.monitor:monitor",
     "online": "featurelake.cli.online:online",
     "serve": "featurelake.cli.serve:serve",
+    "push": "featurelake.cli.stream:push",
     "services": "featurelake.cli.services:services",
+    "stream": "featurelake.cli.stream:stream",
     "table": "featurelake.cli.table:table",
     "training-set": "featurelake.cli.training_set:training_set",
 }

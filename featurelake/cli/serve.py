@@ -19,8 +19,9 @@ from featurelake.cli.context import AppContext, pass_app
 )
 @pass_app
 def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None:
-    """Serve POST /get-online-features, GET /health, registry listings and /openapi.json."""
+    """Serve POST /get-online-features, POST /push, GET /health, registry listings and /openapi.json."""
     from featurelake.jobs.online import connect, load_catalog
+    from featurelake.jobs.push import Pusher
     from featurelake.registry.writer import open_registry
     from featurelake.server.app import create_app
     from featurelake.server.app import serve as run_server
@@ -34,7 +35,14 @@ def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None
             f"featurelake feature server for project {settings.project!r} on http://{host}:{port} (docs: /docs)"
         )
         run_server(
-            create_app(sdk, registry=registry, max_request_bytes=max_request_bytes), host=host, port=port
+            create_app(
+                sdk,
+                registry=registry,
+                max_request_bytes=max_request_bytes,
+                pusher=Pusher(settings, registry),
+            ),
+            host=host,
+            port=port,
         )
     finally:
         registry.dispose()

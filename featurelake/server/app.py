@@ -87,6 +87,7 @@ def create_app(
     *,
     registry: Any | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    pusher: Any | None = None,
 ) -> FastAPI:
     """Build the FastAPI application.
 
@@ -94,6 +95,7 @@ def create_app(
         sdk: the online client (catalog + Redis cluster).
         registry: a ``registry.RegistryReader`` for the registry endpoints (None: they answer 503).
         max_request_bytes: larger request bodies are refused with 413.
+        pusher: a ``featurelake.jobs.push.Pusher`` to serve ``POST /push`` (None: no push route).
     """
     project = sdk.catalog.project
     app = FastAPI(
@@ -274,6 +276,10 @@ def create_app(
         """The current version of every feature service, with its status."""
         return registry_list("services")
 
+    if pusher is not None:
+        from featurelake.server.push import push_router
+
+        app.include_router(push_router(pusher))
     return app
 
 
