@@ -76,6 +76,15 @@ MAX_SAMPLE = 1_000_000
 ONLINE_METRICS: tuple[OnlineMetric, ...] = ("skew", "online_coverage")
 
 
+def higher_is_worse(value: float, *, warn: float, fail: float) -> Outcome:
+    """ok / warn / fail for a metric whose larger values are worse (drift, skew)."""
+    if value >= fail:
+        return "fail"
+    if value >= warn:
+        return "warn"
+    return "ok"
+
+
 class Drift(BaseModel):
     """A drift check with its thresholds.
 
@@ -102,11 +111,7 @@ class Drift(BaseModel):
 
     def outcome(self, value: float) -> Outcome:
         """ok / warn / fail for one metric value."""
-        if value >= self.fail:
-            return "fail"
-        if value >= self.warn:
-            return "warn"
-        return "ok"
+        return higher_is_worse(value, warn=self.warn, fail=self.fail)
 
 
 def drift_problems(
@@ -218,11 +223,7 @@ class Skew(BaseModel):
 
     def outcome(self, value: float) -> Outcome:
         """ok / warn / fail for one mismatch rate."""
-        if value >= self.fail:
-            return "fail"
-        if value >= self.warn:
-            return "warn"
-        return "ok"
+        return higher_is_worse(value, warn=self.warn, fail=self.fail)
 
 
 class OnlineCoverage(BaseModel):

@@ -99,3 +99,8 @@ def test_bad_settings_are_all_named() -> None:
     assert "OnlineCoverage warn=0.5 is below fail=0.9" in text
     assert "Skew warn=0.2 is above fail=0.1" in text
     assert "monitor metric 'nope' is not one of" in text
+
+
+def test_drift_outcome_is_higher_is_worse_at_its_own_thresholds() -> None:
+    psi = Drift(metric="psi", warn=0.1, fail=0.25)
+    assert [psi.outcome(v) for v in (0.0, 0.1, 0.2, 0.25, 3.0)] == ["ok", "warn", "warn", "fail", "fail"]
