@@ -89,6 +89,33 @@ def _period_us(granularity: Granularity) -> int:
     return int(PERIOD[granularity].total_seconds()) * 1_000_000
 
 
+def check_source_columns(
+    events: DataFrame,
+    *,
+    keys: Sequence[str],
+    timestamp_column: str,
+    aggregations: Sequence[WindowAggregation],
+    view: str,
+) -> dict[str, str]:
+    """Refuse a source (batch or stream) that lacks a column the view's keys or aggregations name.
+
+    Returns:
+        The source's column types by name (``DataFrame.dtypes``).
+
+    Raises:
+        DefinitionError: names the missing columns and the ones the source has.
+    """
+    dtypes = dict(events.dtypes)
+    wanted = [*keys, timestamp_column, *(a.column for a in aggregations if a.column)]
+    missing = sorted({c for c in wanted if c not in dtypes})
+    if missing:
+        raise DefinitionError(
+            f"view {view!r}: source columns {missing} do not exist; the source has {sorted(dtypes)}. "
+            "Fix the column names in the view's aggregations or entities."
+        )
+    return dtypes
+
+
 def check_aggregations(
     aggregations: Sequence[WindowAggregation], *, granularity: Granularity, view: str = "?"
 ) -> None:
@@ -198,14 +225,9 @@ def compute_window_aggregations(
     check_aggregations(aggregations, granularity=granularity, view=view)
     if start > end:
         raise DefinitionError(f"start {start} is after end {end}; give --start <= --end")
-    dtypes = dict(events.dtypes)
-    wanted = [*keys, timestamp_column, *(a.column for a in aggregations if a.column)]
-    missing = sorted({c for c in wanted if c not in dtypes})
-    if missing:
-        raise DefinitionError(
-            f"view {view!r}: source columns {missing} do not exist; the source has {sorted(dtypes)}. "
-            "Fix the column names in the view's aggregations or entities."
-        )
+    dtypes = check_source_columns(
+        events, keys=keys, timestamp_column=timestamp_column, aggregations=aggregations, view=view
+    )
 
     pus = _period_us(granularity)
     first_p, last_p = _period_bounds(start=start, end=end, granularity=granularity)

@@ -54,6 +54,14 @@ def push_router(pusher: Any) -> APIRouter:
             for name, values in req.df.items():
                 try:
                     columns[name] = pa.array(values)
+                except OverflowError:
+                    return JSONResponse(
+                        status_code=400,
+                        content={
+                            "detail": f"column {name!r} holds an integer outside the int64 range "
+                            f"[{-(2**63)}, {2**63 - 1}]; send values that fit"
+                        },
+                    )
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
                     return JSONResponse(
                         status_code=400,

@@ -37,6 +37,7 @@ from featurelake.lakehouse.aggregations import (
     Granularity,
     WindowAggregation,
     check_aggregations,
+    check_source_columns,
     max_window,
 )
 
@@ -85,14 +86,9 @@ def stream_window_aggregations(
     check_aggregations(aggregations, granularity=granularity, view=view)
     if watermark < timedelta(0):
         raise DefinitionError(f"view {view!r}: watermark {watermark} is negative; use e.g. 10m")
-    dtypes = dict(events.dtypes)
-    wanted = [*keys, timestamp_column, *(a.column for a in aggregations if a.column)]
-    missing = sorted({c for c in wanted if c not in dtypes})
-    if missing:
-        raise DefinitionError(
-            f"view {view!r}: source columns {missing} do not exist in the stream; it has {sorted(dtypes)}. "
-            "Fix the column names in the view's aggregations or entities."
-        )
+    dtypes = check_source_columns(
+        events, keys=keys, timestamp_column=timestamp_column, aggregations=aggregations, view=view
+    )
     period = PERIOD[granularity]
     widest = max_window(aggregations)
     columns = sorted({a.column for a in aggregations if a.column})

@@ -252,3 +252,33 @@ def test_source_range_agrees_with_the_spec(granularity, window):
     lo, hi = spec.required_event_range(start, end)  # [lo, hi) of event timestamps
     got = source_date_range(start=start, end=end, window=spec.max_window, granularity=granularity)
     assert got == (lo.date(), (hi - timedelta(microseconds=1)).date())
+
+
+@pytest.mark.spark
+def test_batch_and_stream_refuse_a_missing_source_column_naming_it(spark):
+    from featurelake.lakehouse.streaming.aggregations import stream_window_aggregations
+
+    events = spark.createDataFrame(
+        pd.DataFrame({"user_id": [1], "ts": [datetime(2024, 1, 1, tzinfo=UTC)], "amt": [1.0]})
+    )
+    aggs = [WindowAggregation("amount_1d", "sum", "amount", D)]
+    with pytest.raises(DefinitionError, match=r"source columns \['amount'\] do not exist.*'amt'"):
+        compute_window_aggregations(
+            events,
+            keys=["user_id"],
+            timestamp_column="ts",
+            aggregations=aggs,
+            start=date(2024, 1, 1),
+            end=date(2024, 1, 2),
+            view="v",
+        )
+    with pytest.raises(DefinitionError, match=r"source columns \['amount'\] do not exist.*'amt'"):
+        stream_window_aggregations(
+            events,
+            keys=["user_id"],
+            timestamp_column="ts",
+            aggregations=aggs,
+            granularity="daily",
+            watermark=timedelta(minutes=10),
+            view="v",
+        )

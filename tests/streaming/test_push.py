@@ -88,6 +88,7 @@ def test_push_appends_rows_in_feast_shape(http, world: World) -> None:
         ({"card": [None], "ts": [_ts(1)], "amount": [1.0]}, "'card'"),  # a null join key
         ({"card": [1], "ts": ["yesterday"], "amount": [1.0]}, "'ts'"),  # not a timestamp
         ({"card": [1], "ts": [_ts(1)], "amount": [1.0], "colour": ["red"]}, "'colour'"),  # unknown column
+        ({"card": [2**70], "ts": [_ts(1)], "amount": [1.0]}, "'card'"),  # beyond int64 (was a 500)
     ],
 )
 def test_bad_rows_get_400_naming_the_column_and_write_nothing(http, world: World, df, named) -> None:
