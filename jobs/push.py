@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from featurelake.errors import ConfigError, RegistryError
+from featurelake.errors import ConfigError, FeatureStoreError, RegistryError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -115,7 +115,7 @@ class Pusher:
             try:
                 if stream_definition(v).source == name:
                     matches.append(v.name)
-            except Exception:  # noqa: BLE001 - views that cannot stream do not match
+            except FeatureStoreError:  # a view that cannot stream (not an aggregation view) does not match
                 continue
         if len(matches) == 1:
             return matches[0]

@@ -32,7 +32,7 @@ class PushRequest(BaseModel):
     push_source_name: str = Field(description="the stream feature view, its source table or push source")
     df: dict[str, list[Any]] = Field(description="column name -> one value per row")
     to: Literal["online", "offline", "online_and_offline"] = "online"
-    allow_registry_cache: bool = True  # Feast's field; the view resolution is always cached here
+    allow_registry_cache: bool = True  # Feast's field, accepted and ignored: each push reads the registry
 
 
 def push_router(pusher: Any) -> APIRouter:

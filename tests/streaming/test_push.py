@@ -165,3 +165,12 @@ def test_stream_cli_refusals_come_before_spark(world: World) -> None:
         assert exit_code_for(twice.exception) == 5 and running in str(twice.exception)
     finally:
         world.registry.finish_run(running, status="failed", error="test")
+
+
+def test_a_source_feeding_two_views_is_refused_naming_both(http, world: World) -> None:
+    before = _length(world, "card_hourly")
+    df = {"card": [5], "ts": [_ts(1)], "amount": [2.5]}
+    resp = http.post("/push", json={"push_source_name": "card_events", "df": df})
+    assert resp.status_code == 400, resp.text
+    assert "feeds several views" in resp.text and "card_hourly" in resp.text
+    assert _length(world, "card_hourly") == before
