@@ -204,6 +204,7 @@ def prepare_backfill(
         DefinitionError: bad options, days in the future, no spec, or a breaking repo definition.
         RegistryError: no registry at the configured URL, an unknown or archived view version.
         LakehouseError: a source table is missing or does not cover the windows.
+        RunConflictError: a live backfill of the view holds overlapping days (without ``--wait``).
     """
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.lakehouse.transforms import check_coverage, pin_sources, source_ranges
@@ -213,6 +214,11 @@ def prepare_backfill(
     registry = open_registry(settings.registry_url, create=False)
     try:
         vv = registry.assert_usable(settings.project, options.view, options.version, "backfill")
+        if not (
+            options.wait or options.dry_run
+        ):  # a run another run holds is refused here, before Spark starts
+            span = (options.start.isoformat(), options.end.isoformat())
+            registry.check_run_span(settings.project, "backfill", vv.name, span)
         spec = load_spec(settings, vv)
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
         table = vv.table_name

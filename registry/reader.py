@@ -186,6 +186,15 @@ class RegistryReader:
         with self._engine.connect() as conn:
             return runs.list_runs(conn, project, kind=kind, status=status, target=target, limit=limit)
 
+    def check_run_span(self, project: str, kind: RunKind, target: str, span: tuple[str, str]) -> None:
+        """Refuse early what :meth:`start_run` with ``exclusive_span`` would refuse (read-only).
+
+        Raises:
+            RunConflictError: a live run of ``kind`` on ``target`` holds an overlapping span.
+        """
+        with self._engine.connect() as conn:
+            runs.check_span(conn, project, kind, target, span)
+
     def last_successful_run(self, project: str, kind: RunKind, view: str) -> Run | None:
         """The newest succeeded run of ``kind`` whose target is ``view`` (or training set name)."""
         with self._engine.connect() as conn:

@@ -83,6 +83,20 @@ def start(
     return run_id
 
 
+def check_span(conn: Connection, project: str, kind: str, target: str, span: tuple[str, str]) -> None:
+    """Refuse now what :func:`start` would refuse: a live run of ``kind`` on ``target`` overlapping ``span``.
+
+    A read-only early check (a job calls it before starting Spark, so a refused run costs no JVM);
+    :func:`start` repeats it under the lock, which is what makes the exclusion race-safe.
+
+    Raises:
+        RunConflictError: an overlapping live run exists (named in the message).
+    """
+    pid = find_project_id(conn, project)
+    if pid is not None:
+        _refuse_live_overlap(conn, pid, kind, target, span, now())
+
+
 def _refuse_overlap(
     conn: Connection, pid: int, project: str, kind: str, target: str, span: tuple[str, str], at: datetime
 ) -> None:
@@ -90,6 +104,12 @@ def _refuse_overlap(
         conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fl-run:{project}:{kind}:{target}"}
         )
+    _refuse_live_overlap(conn, pid, kind, target, span, at)
+
+
+def _refuse_live_overlap(
+    conn: Connection, pid: int, kind: str, target: str, span: tuple[str, str], at: datetime
+) -> None:
     live = conn.execute(
         select(JobRunRow).where(
             JobRunRow.project_id == pid,

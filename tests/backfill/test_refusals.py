@@ -251,14 +251,28 @@ def test_two_identical_backfills_one_refused_at_once(lake: Lake) -> None:
     assert first.returncode == 0, err
     assert second.returncode == 5, second.stderr
     assert "overlaps run" in second.stderr and "still running" in second.stderr
-    # a disjoint range of the same view runs while nothing else holds it
-    third = subprocess.run(
-        [*cmd[:-4], "--start", "2024-01-22", "--end", "2024-01-22"],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # (disjoint spans of one view pass: test_overlapping_runs_of_one_view_are_refused_disjoint_ones_pass)
+
+
+def test_backfill_held_by_a_live_run_is_refused_before_spark(lake: Lake) -> None:
+    """The overlap check runs before Spark starts: a refused run costs no JVM and writes nothing."""
+    reg, project = lake.registry, lake.settings.project
+    holder = reg.start_run(
+        project, "backfill", {"view": "user_counts"}, "a", exclusive_span=("2024-01-18", "2024-01-19")
     )
-    assert third.returncode == 0, third.stderr
+    try:
+        before = _state(lake)
+        args = ["backfill", "--view", "user_counts", "--start", "2024-01-19", "--end", "2024-01-21"]
+        code, spark_started, _, err = _cli(lake, *args)
+        assert code == 5, err
+        assert holder in err and "still running" in err
+        assert not spark_started
+        assert _state(lake) == before
+        # a dry run only plans: it is not refused
+        code, spark_started, out, err = _cli(lake, *args, "--dry-run")
+        assert code == 0 and not spark_started, err
+    finally:
+        reg.cancel_run(holder, actor="test", reason="done")
 
 
 def test_materialize_dry_run_and_unknown_view_refused_before_spark(lake: Lake) -> None:
