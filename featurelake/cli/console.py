@@ -56,7 +56,11 @@ def console(app: AppContext, host: str, port: int, demo_local: bool, new_token: 
             access=access,
             table_facts=lambda name: table_facts(lakehouse, name),
         )
-        mode = "local demo, no sign-in" if demo_local else f"{len(settings.console.identities)} identities"
+        mode = (
+            "local demo, no sign-in"
+            if demo_local
+            else f"{len(settings.console.identities)} identities" + (", JWTs" if settings.console.jwt else "")
+        )
         click.echo(f"featurelake console for project {settings.project!r} on http://{host}:{port}/ ({mode})")
         run_server(web, host=host, port=port)
     finally:

@@ -38,7 +38,7 @@ from featurelake.console.access import (
     Principal,
     csrf_matches,
 )
-from featurelake.errors import ConfigError, FeatureStoreError
+from featurelake.errors import AccessDeniedError, ConfigError, FeatureStoreError
 from featurelake.registry import ALLOWED_TRANSITIONS, Node, Registry
 
 HERE = Path(__file__).resolve().parent
@@ -177,7 +177,16 @@ def create_app(
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         sid = request.cookies.get(SESSION_COOKIE)
-        principal = access.authenticate(authorization=request.headers.get("authorization"), session_id=sid)
+        try:
+            principal = access.authenticate(
+                authorization=request.headers.get("authorization"), session_id=sid
+            )
+        except AccessDeniedError as err:  # a refused bearer token or JWT: say why, never echo it
+            response = error(request, err.status, str(err))
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
         new_sid = None
         if principal is None and access.demo_local and not request.headers.get("authorization"):
             if path.startswith("/api/"):
@@ -294,13 +303,14 @@ def create_app(
         form = await read_form(request)
         if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get(CSRF_FIELD)):
             raise ConsoleHTTPError(403, "CSRF token missing or wrong: reload /login and sign in again")
-        found = access.identify_token(form.get("token", "").strip())
-        if found is None:
-            raise ConsoleHTTPError(401, "that token matches no identity in console.identities")
+        try:
+            found = access.identify_token(form.get("token", ""))
+        except AccessDeniedError as err:
+            raise ConsoleHTTPError(err.status, str(err)) from None
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(
             SESSION_COOKIE,
-            access.start_session(*found),
+            access.start_session(found.name, found.role),
             httponly=True,
             samesite="strict",
             path="/",
@@ -598,8 +608,9 @@ def check_bind(host: str, *, demo_local: bool, access: AccessControl) -> None:
             f"--demo-local turns sign-in off, so it only binds a loopback address, not {host!r}; "
             "use --host 127.0.0.1, or configure console.identities and drop --demo-local"
         )
-    if not demo_local and not access.settings.identities:
+    if not demo_local and not access.settings.access_configured:
         raise ConfigError(
-            "console.identities in featurelake.yaml is empty, so nobody could sign in; add identities "
-            "(`featurelake console --new-token` prints a token and its hash) or start with --demo-local"
+            "console.identities in featurelake.yaml is empty and console.jwt is not set, so nobody could "
+            "sign in; add identities (`featurelake console --new-token` prints a token and its hash), "
+            "configure console.jwt, or start with --demo-local"
         )
