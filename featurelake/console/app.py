@@ -38,7 +38,7 @@ from featurelake.console.access import (
     Principal,
     csrf_matches,
 )
-from featurelake.errors import AccessDeniedError, ConfigError, FeatureStoreError
+from featurelake.errors import AccessDeniedError, ConfigError, FeatureStoreError, RegistryError
 from featurelake.registry import ALLOWED_TRANSITIONS, Node, Registry
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +73,35 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str = Field(description="draft, active, deprecated or archived")
     reason: str = Field(description="why; recorded in the audit log")
+
+
+class MetadataEdit(BaseModel):
+    """A view version's catalogue fields, edited through the API (omitted fields stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(default=None, max_length=4000)
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    tags: dict[str, str] | None = Field(default=None, description="the complete new tag set")
+    reason: str = Field(default="", max_length=1000, description="optional; recorded in the audit log")
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """``key=value`` lines (or comma-separated pairs) of the edit form as a tag mapping.
+
+    Raises:
+        ConsoleHTTPError: 400 naming a line that is not ``key=value``.
+    """
+    tags: dict[str, str] = {}
+    for line in text.replace(",", "\n").splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConsoleHTTPError(
+                400, f"tag {line.strip()[:60]!r} is not key=value; write one key=value per line"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
 
 
 def is_loopback(host: str) -> bool:
@@ -282,6 +311,28 @@ def create_app(
             "reason": reason,
         }
 
+    async def edit_metadata(
+        principal: Principal, name: str, version: str, edit: MetadataEdit
+    ) -> dict[str, Any]:
+        require(principal, "editor", "editing a view's description, owner or tags")
+        try:
+            shown, before, after = await run_in_threadpool(
+                lambda: registry.edit_view_metadata(
+                    project,
+                    name,
+                    version or None,
+                    actor=principal.name,
+                    description=edit.description,
+                    owner=edit.owner,
+                    tags=edit.tags,
+                    reason=edit.reason.strip(),
+                )
+            )
+        except RegistryError as err:
+            unknown = "is not in project" in str(err) or "has no version" in str(err)
+            raise ConsoleHTTPError(404 if unknown else 400, str(err)) from None
+        return {"view": name, "version": shown, "before": before, "after": after, "actor": principal.name}
+
     def facts(name: str) -> dict[str, Any]:
         if table_facts is None:
             return {"name": name, "exists": False, "error": "no lakehouse configured"}
@@ -418,6 +469,37 @@ def create_app(
             principal, name, form.get("version", ""), form.get("status", ""), form.get("reason", "")
         )
         done = f"{result['version']}: {result['from']} -> {result['to']}"
+        return RedirectResponse(
+            f"/views/{quote(name, safe='')}?" + urlencode({"version": result["version"], "done": done}),
+            status_code=303,
+        )
+
+    @app.post("/api/views/{name}/versions/{version}/metadata", tags=["catalogue"])
+    async def api_edit_metadata(
+        request: Request, name: str, version: str, edit: MetadataEdit
+    ) -> dict[str, Any]:
+        """Edit a view version's description, owner or tags (editor role, the CSRF header); audited."""
+        principal = who(request)
+        check_csrf(request, principal)
+        return await edit_metadata(principal, name, version, edit)
+
+    @app.post("/views/{name}/metadata", include_in_schema=False)
+    async def form_edit_metadata(request: Request, name: str) -> Response:
+        principal = who(request)
+        form = await read_form(request)
+        check_csrf(request, principal, form)
+        try:
+            edit = MetadataEdit(
+                description=form.get("description", "").strip(),
+                owner=form.get("owner", "").strip(),
+                tags=parse_tags(form.get("tags", "")),
+                reason=form.get("reason", ""),
+            )
+        except ValueError as err:
+            raise ConsoleHTTPError(400, f"the edit is not valid: {err}") from None
+        result = await edit_metadata(principal, name, form.get("version", ""), edit)
+        changed = ", ".join(sorted(result["after"])) or "nothing changed"
+        done = f"{result['version']}: edited {changed}"
         return RedirectResponse(
             f"/views/{quote(name, safe='')}?" + urlencode({"version": result["version"], "done": done}),
             status_code=303,
