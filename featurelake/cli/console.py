@@ -26,8 +26,9 @@ def console(app: AppContext, host: str, port: int, demo_local: bool, new_token: 
     monitoring, audit log, approvals; every page also as JSON under /api (/api/openapi.json).
 
     \b
-    Sign-in: bearer tokens of console.identities in featurelake.yaml (roles viewer, editor,
-    approver, admin); lifecycle changes need the approver role and a reason.
+    Sign-in: bearer tokens of console.identities in featurelake.yaml, or JWTs checked against
+    console.jwt's JWKS file (roles viewer, editor, approver, admin); editors edit descriptions,
+    owners and tags; lifecycle changes need the approver role and a reason.
     """
     from featurelake.console.access import AccessControl
     from featurelake.console.access import new_token as make_token
