@@ -41,11 +41,13 @@ class Identity:
         name: recorded as the actor in the audit log.
         role: viewer, editor, approver or admin.
         via: ``token`` (a configured token hash) or ``jwt``.
+        expires: when the credential expires (epoch seconds; None: a token hash never does).
     """
 
     name: str
     role: ConsoleRole
     via: Literal["token", "jwt"]
+    expires: float | None = None
 
     def may(self, needed: ConsoleRole) -> bool:
         """Whether this identity's role includes ``needed``."""
@@ -106,8 +108,8 @@ class CredentialChecker:
         if not token:
             raise AccessDeniedError("the bearer token is empty")
         if self.jwt is not None and looks_like_jwt(token):
-            name, role = self.jwt.verify(token)
-            return Identity(name, role, "jwt")
+            name, role, expires = self.jwt.verify(token)
+            return Identity(name, role, "jwt", expires)
         found = self.match_token(token)
         if found is None:
             raise AccessDeniedError(

@@ -111,8 +111,8 @@ class JwtVerifier:
                     pass  # a half-written file: keep the last good keys
             return self._keys.by_kid.get(kid)
 
-    def verify(self, token: str) -> tuple[str, ConsoleRole]:
-        """The (identity, role) a valid token names.
+    def verify(self, token: str) -> tuple[str, ConsoleRole, float]:
+        """The (identity, role, expiry as epoch seconds) a valid token names.
 
         Raises:
             AccessDeniedError: status 401 naming why the token is refused (malformed, algorithm,
@@ -178,7 +178,8 @@ class JwtVerifier:
             raise AccessDeniedError(f"the JWT is refused: {type(err).__name__}") from None
         except Exception:  # noqa: BLE001 - a crypto library error must be a 401, never a 500
             raise AccessDeniedError("the JWT could not be verified") from None
-        return self._identity(claims)
+        name, role = self._identity(claims)
+        return name, role, float(claims["exp"])
 
     def _identity(self, claims: dict[str, Any]) -> tuple[str, ConsoleRole]:
         s = self.settings

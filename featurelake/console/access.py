@@ -142,16 +142,23 @@ class AccessControl:
                 return None
             return session
 
-    def start_session(self, name: str, role: ConsoleRole) -> str:
-        """Create a browser session for an identity; returns the cookie value (a random id)."""
+    def start_session(self, name: str, role: ConsoleRole, *, not_after: float | None = None) -> str:
+        """Create a browser session for an identity; returns the cookie value (a random id).
+
+        Args:
+            name: the identity.
+            role: its role.
+            not_after: the session ends then at the latest (a JWT's expiry), epoch seconds.
+        """
         sid = secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
             for key in [k for k, s in self._sessions.items() if s.expires < now]:
                 del self._sessions[key]
-            self._sessions[sid] = _Session(
-                name, role, secrets.token_urlsafe(32), now + 60 * self.settings.session_minutes
-            )
+            expires = now + 60 * self.settings.session_minutes
+            if not_after is not None:
+                expires = min(expires, not_after)
+            self._sessions[sid] = _Session(name, role, secrets.token_urlsafe(32), expires)
         return sid
 
     def demo_session(self) -> str:

@@ -361,7 +361,7 @@ def create_app(
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(
             SESSION_COOKIE,
-            access.start_session(found.name, found.role),
+            access.start_session(found.name, found.role, not_after=found.expires),  # no longer than a JWT
             httponly=True,
             samesite="strict",
             path="/",

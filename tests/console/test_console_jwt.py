@@ -208,3 +208,22 @@ def test_jwt_settings_refuse_weak_algorithms_and_a_missing_jwks(tmp_path: Path) 
     settings = ConsoleSettings(jwt=JwtSettings(jwks_file=tmp_path / "hs.json", issuer="i", audience="a"))
     with pytest.raises(ConfigError, match="no RSA or EC signing key"):
         AccessControl(settings)
+
+
+def test_a_browser_session_from_a_jwt_ends_when_the_jwt_expires(client: TestClient, keys) -> None:
+    token = make_token(keys)
+
+    def sign_in(jwt_token: str) -> TestClient:
+        client.cookies.clear()
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        r = client.post("/login", data={"token": jwt_token, "csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return client
+
+    fresh = sign_in(token(roles=["fl-readers"]))
+    me = fresh.get("/api/session")
+    assert (me.status_code, me.json()["name"], me.json()["via"]) == (200, "ann", "session")
+    # expired 20 s ago: inside the leeway, so sign-in works, but the session ends at exp, i.e. now
+    stale = sign_in(token(roles=["fl-readers"], exp=int(time.time()) - 20))
+    assert stale.get("/api/session").status_code == 401
