@@ -86,13 +86,13 @@ class MetadataEdit(BaseModel):
 
 
 def parse_tags(text: str) -> dict[str, str]:
-    """``key=value`` lines (or comma-separated pairs) of the edit form as a tag mapping.
+    """The edit form's ``key=value`` lines as a tag mapping (values may hold commas).
 
     Raises:
         ConsoleHTTPError: 400 naming a line that is not ``key=value``.
     """
     tags: dict[str, str] = {}
-    for line in text.replace(",", "\n").splitlines():
+    for line in text.splitlines():
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
@@ -206,16 +206,13 @@ def create_app(
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         sid = request.cookies.get(SESSION_COOKIE)
+        refused: AccessDeniedError | None = None
         try:
             principal = access.authenticate(
                 authorization=request.headers.get("authorization"), session_id=sid
             )
-        except AccessDeniedError as err:  # a refused bearer token or JWT: say why, never echo it
-            response = error(request, err.status, str(err))
-            for key, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(key, value)
-            response.headers.setdefault("Cache-Control", "no-store")
-            return response
+        except AccessDeniedError as err:  # a refused bearer token or JWT: said below, never echoed
+            principal, refused = None, err
         new_sid = None
         if principal is None and access.demo_local and not request.headers.get("authorization"):
             if path.startswith("/api/"):
@@ -225,6 +222,8 @@ def create_app(
                 principal = access.authenticate(authorization=None, session_id=new_sid)
         request.state.principal = principal
         try:
+            if refused is not None and not path.startswith(PUBLIC_PATHS):
+                raise ConsoleHTTPError(refused.status, str(refused))
             if principal is None and not path.startswith(PUBLIC_PATHS):
                 wrong = bool(request.headers.get("authorization")) or bool(sid)
                 raise ConsoleHTTPError(

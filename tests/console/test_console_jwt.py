@@ -227,3 +227,12 @@ def test_a_browser_session_from_a_jwt_ends_when_the_jwt_expires(client: TestClie
     # expired 20 s ago: inside the leeway, so sign-in works, but the session ends at exp, i.e. now
     stale = sign_in(token(roles=["fl-readers"], exp=int(time.time()) - 20))
     assert stale.get("/api/session").status_code == 401
+
+
+def test_public_paths_ignore_a_refused_credential(client: TestClient) -> None:
+    stale = {"Authorization": "Bearer a.b.c"}
+    assert client.get("/healthz", headers=stale).status_code == 200
+    login = client.get("/login", headers=stale)
+    assert login.status_code == 200 and login.headers["x-frame-options"] == "DENY"
+    refused = client.get("/api/search", headers=stale)
+    assert refused.status_code == 401 and refused.headers["content-security-policy"].startswith("default-src")
