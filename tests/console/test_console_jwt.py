@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -236,3 +237,14 @@ def test_public_paths_ignore_a_refused_credential(client: TestClient) -> None:
     assert login.status_code == 200 and login.headers["x-frame-options"] == "DENY"
     refused = client.get("/api/search", headers=stale)
     assert refused.status_code == 401 and refused.headers["content-security-policy"].startswith("default-src")
+
+
+def test_a_rotated_jwks_file_is_read_again(client: TestClient, keys, jwks_file: Path) -> None:
+    token = make_token(keys)
+    rotated = token(key="stranger", kid="rsa-2")
+    assert session(client, rotated).status_code == 401  # not in the file yet
+    before = jwks_file.stat().st_mtime_ns
+    jwks_file.write_text(json.dumps({"keys": [_jwk(keys["stranger"].public_key(), "rsa-2", "RS256")]}))
+    os.utime(jwks_file, ns=(before + 1_000_000_000, before + 1_000_000_000))  # a later copy
+    assert session(client, rotated).status_code == 200
+    refused(client, token(), "key id 'rsa-1' is not in console.jwt.jwks_file")  # the old key is gone
