@@ -69,3 +69,14 @@ class NotInstalledError(FeatureStoreError):
 class MonitorError(FeatureStoreError):
     """A monitor run cannot run as asked: unknown view or reference, empty window, a metric
     that does not apply to a feature, thresholds out of range. Nothing was written."""
+
+
+class AccessDeniedError(FeatureStoreError):
+    """A credential was refused (``status`` 401) or its role is too small (``status`` 403).
+
+    The message says why and how to fix it; it never contains the credential itself.
+    """
+
+    def __init__(self, message: str, *, status: int = 401):
+        super().__init__(message)
+        self.status = status

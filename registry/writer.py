@@ -12,7 +12,16 @@ from sqlalchemy import Connection
 from featurelake.errors import RegistryError
 from featurelake.registry.database import check_connection, make_engine, migrate, run_write
 from featurelake.registry.reader import RegistryReader
-from featurelake.registry.stores import definitions, erasure, lifecycle, lineage, monitoring, runs, training
+from featurelake.registry.stores import (
+    definitions,
+    erasure,
+    lifecycle,
+    lineage,
+    monitoring,
+    runs,
+    training,
+    views,
+)
 from featurelake.registry.types import (
     Definitions,
     JoinKey,
@@ -134,6 +143,44 @@ class Registry(RegistryReader):
                 actor=actor,
                 force=force,
                 object_type=object_type,
+            ),
+        )
+
+    def edit_view_metadata(
+        self,
+        project: str,
+        view: str,
+        version: str | int | None,
+        *,
+        actor: str,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: dict[str, str] | None = None,
+        reason: str = "",
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Curate a view version's description, owner and tags (None keeps a field), audited.
+
+        The applied definition and its hash are unchanged; a version ``apply`` creates later
+        takes the repo's values again.
+
+        Returns:
+            (version, the changed fields before, after); both empty when nothing changed.
+
+        Raises:
+            RegistryError: unknown view or version, an archived version, or bad values.
+        """
+        return run_write(
+            self._engine,
+            lambda conn: views.edit_metadata(
+                conn,
+                project=project,
+                view=view,
+                version=version,
+                actor=actor,
+                description=description,
+                owner=owner,
+                tags=tags,
+                reason=reason,
             ),
         )
 

@@ -44,6 +44,7 @@ ROOMS = {
     "feast_plugins": ["featurelake.feast_plugins"],
     "monitoring": ["featurelake.monitoring"],
     "console": ["featurelake.console"],
+    "access_control": ["featurelake.access_control"],
 }
 
 # room -> rooms it may import (besides itself). The application rooms (cli, server,
@@ -53,12 +54,23 @@ ALLOWED = {
     "lakehouse": {"kernel"},
     "registry": {"kernel"},
     "localstack": {"kernel"},
+    "access_control": {"kernel"},
     "jobs": {"kernel", "lakehouse", "registry", "localstack"},
-    "server": {"kernel", "jobs", "lakehouse", "registry"},
+    "server": {"kernel", "jobs", "lakehouse", "registry", "access_control"},
     "feast_plugins": {"kernel", "jobs", "lakehouse", "registry"},
     "monitoring": {"kernel", "jobs", "lakehouse", "registry"},
-    "console": {"kernel", "jobs", "lakehouse", "registry"},
-    "cli": {"kernel", "jobs", "lakehouse", "registry", "localstack", "server", "monitoring", "console"},
+    "console": {"kernel", "jobs", "lakehouse", "registry", "access_control"},
+    "cli": {
+        "kernel",
+        "jobs",
+        "lakehouse",
+        "registry",
+        "localstack",
+        "server",
+        "monitoring",
+        "console",
+        "access_control",
+    },
 }
 
 # third-party engines a room must never import

@@ -115,11 +115,28 @@ def plan(app: AppContext, repo_path: str | None, output: str) -> None:
 @output_option
 @pass_app
 def apply(app: AppContext, repo_path: str | None, status: str, skip_feast: bool, output: str) -> None:
-    """Apply the feature repo to featurelake's registry and Feast's registry in one step."""
+    """Apply the feature repo to featurelake's registry and Feast's registry in one step.
+
+    With $FEATURELAKE_TOKEN set: --status draft needs the editor role; --status active (the
+    versions are approved as they are created) the approver role, and is refused under
+    console.four_eyes (apply as drafts; another approver activates them).
+    """
+    from featurelake.cli.identity import require
+    from featurelake.errors import AccessDeniedError
     from featurelake.jobs.apply import apply_repo
     from featurelake.registry import open_registry
 
     settings = app.settings
+    if status == "active":
+        identity = require(app.identity, settings, "approver", "applying versions as active")
+        if identity is not None and settings.console.four_eyes:
+            raise AccessDeniedError(
+                f"four-eyes rule: {identity.name!r} cannot create versions as active (that approves their "
+                "own change); run `featurelake apply --status draft`, then another approver activates them",
+                status=403,
+            )
+    else:
+        require(app.identity, settings, "editor", "applying versions as drafts")
     reg = open_registry(settings.registry_url)
     with repo_sees_settings(settings):
         result = apply_repo(

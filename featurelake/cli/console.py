@@ -26,8 +26,9 @@ def console(app: AppContext, host: str, port: int, demo_local: bool, new_token: 
     monitoring, audit log, approvals; every page also as JSON under /api (/api/openapi.json).
 
     \b
-    Sign-in: bearer tokens of console.identities in featurelake.yaml (roles viewer, editor,
-    approver, admin); lifecycle changes need the approver role and a reason.
+    Sign-in: bearer tokens of console.identities in featurelake.yaml, or JWTs checked against
+    console.jwt's JWKS file (roles viewer, editor, approver, admin); editors edit descriptions,
+    owners and tags; lifecycle changes need the approver role and a reason.
     """
     from featurelake.console.access import AccessControl
     from featurelake.console.access import new_token as make_token
@@ -56,7 +57,11 @@ def console(app: AppContext, host: str, port: int, demo_local: bool, new_token: 
             access=access,
             table_facts=lambda name: table_facts(lakehouse, name),
         )
-        mode = "local demo, no sign-in" if demo_local else f"{len(settings.console.identities)} identities"
+        mode = (
+            "local demo, no sign-in"
+            if demo_local
+            else f"{len(settings.console.identities)} identities" + (", JWTs" if settings.console.jwt else "")
+        )
         click.echo(f"featurelake console for project {settings.project!r} on http://{host}:{port}/ ({mode})")
         run_server(web, host=host, port=port)
     finally:

@@ -332,9 +332,27 @@ def status_set_cmd(
     project: str | None,
     output: str,
 ) -> None:
-    """Set the status of REF = NAME:VERSION (view 2.1 or 2 = newest minor; service 3)."""
+    """Set the status of REF = NAME:VERSION (view 2.1 or 2 = newest minor; service 3).
+
+    With $FEATURELAKE_TOKEN set, this needs the approver role (and, with console.four_eyes, the
+    author of a version cannot activate it); without it, local developer mode (see the README).
+    """
+    from featurelake.cli.identity import check_four_eyes, require
+
+    identity = require(app.identity, app.settings, "approver", "changing a version's lifecycle status")
     reg, project = _open(app), project or app.settings.project
     name, version = _split(ref)
+    if identity is not None and status == "active":
+        from featurelake.registry.stores.lifecycle import resolve_object_type
+
+        with reg.engine.connect() as conn:
+            kind = resolve_object_type(conn, project, name, kind)  # type: ignore[arg-type]
+        if kind == "view":
+            vv = reg.get_view_version(project, name, version)
+            check_four_eyes(identity, app.settings, vv, f"feature view {name!r} version {vv.version}")
+        else:
+            sv = reg.get_service_version(project, name, version)
+            check_four_eyes(identity, app.settings, sv, f"feature service {name!r} version {sv.version}")
     shown, old, new = reg.set_status(
         project, name, version, status, reason=reason, actor=app.actor, force=force, object_type=kind
     )
@@ -401,7 +419,11 @@ def cancel_run_cmd(app: AppContext, run_id: str, reason: str, output: str) -> No
     """Mark a running run whose process died (killed, machine lost) as failed, releasing its lease at once.
 
     RUN_ID is the run id or a unique prefix of it (as `featurelake registry runs` shows it).
+    With $FEATURELAKE_TOKEN set, this needs the editor role.
     """
+    from featurelake.cli.identity import require
+
+    require(app.identity, app.settings, "editor", "cancelling a run")
     reg = _open(app)
     full = reg.cancel_run(run_id, actor=app.actor, reason=reason)
     emit(

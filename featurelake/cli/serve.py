@@ -19,7 +19,12 @@ from featurelake.cli.context import AppContext, pass_app
 )
 @pass_app
 def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None:
-    """Serve POST /get-online-features, POST /push, GET /health, registry listings and /openapi.json."""
+    """Serve POST /get-online-features, POST /push, GET /health, registry listings and /openapi.json.
+
+    \b
+    With console.identities or console.jwt configured, /registry/... needs a viewer's bearer
+    token; console.server_access: all also guards lookups (viewer) and /push (editor).
+    """
     from featurelake.jobs.online import connect, load_catalog
     from featurelake.jobs.push import Pusher
     from featurelake.registry.writer import open_registry
@@ -27,12 +32,22 @@ def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None
     from featurelake.server.app import serve as run_server
 
     settings = app.settings
+    guard = settings.console.server_access if settings.console.access_configured else "off"
+    access = None
+    if guard != "off":
+        from featurelake.access_control.credentials import CredentialChecker
+
+        access = CredentialChecker(settings.console)  # a bad JWKS file fails here, before binding
     registry = open_registry(settings.registry_url, create=False)
     try:
         catalog = load_catalog(settings, registry=registry)
         sdk = connect(settings, catalog)
+        roles = {"off": "open", "registry": "roles on /registry", "all": "roles on every data endpoint"}[
+            guard
+        ]
         click.echo(
-            f"featurelake feature server for project {settings.project!r} on http://{host}:{port} (docs: /docs)"
+            f"featurelake feature server for project {settings.project!r} on http://{host}:{port} "
+            f"(docs: /docs; access: {roles})"
         )
         run_server(
             create_app(
@@ -40,6 +55,8 @@ def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None
                 registry=registry,
                 max_request_bytes=max_request_bytes,
                 pusher=Pusher(settings, registry),
+                access=access,
+                access_mode=guard,
             ),
             host=host,
             port=port,

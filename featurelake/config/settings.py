@@ -230,13 +230,53 @@ class ConsoleIdentity(_Strict):
         return value
 
 
+JwtAlgorithm = Literal["RS256", "ES256"]
+
+
+class JwtSettings(_Strict):
+    """Signed JWTs (e.g. from an OIDC provider) checked offline against a JWKS file.
+
+    Only asymmetric signatures are accepted (``RS256``, ``ES256``): ``none`` and the HMAC family
+    (``HS*``) are refused, so a token can never be signed with a public key or not at all.
+    ``identity_claim`` and ``role_claim`` may be dotted paths into nested claims (Keycloak's
+    ``realm_access.roles``). The role claim holds a role name or a list of names; with
+    ``role_map`` its values are group names mapped to roles. The highest role found wins.
+    """
+
+    jwks_file: Path
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    identity_claim: str = Field(default="sub", min_length=1)
+    role_claim: str = Field(default="role", min_length=1)
+    role_map: dict[str, ConsoleRole] = Field(default_factory=dict)
+    algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    # clock skew tolerated on exp / nbf / iat, in seconds
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+
 class ConsoleSettings(_Strict):
-    """The governance console: who may sign in, with which role, and the approval rules."""
+    """Access control of the console, the feature server's registry endpoints and the CLI.
+
+    Who may sign in (token hashes and/or JWTs), with which role, and the approval rules.
+    """
 
     identities: list[ConsoleIdentity] = Field(default_factory=list)
     # four eyes: the author of a version may not approve (activate) it themselves
     four_eyes: bool = False
     session_minutes: int = Field(default=480, gt=0)
+    jwt: JwtSettings | None = None
+    # the feature server, once identities or jwt are configured: "registry" guards its /registry
+    # endpoints (viewer reads); "all" also the online lookup (viewer) and POST /push (editor);
+    # "off" leaves every endpoint open
+    server_access: Literal["off", "registry", "all"] = "registry"
+    # the CLI: true refuses lifecycle changes (status set, apply --status active, cancel-run)
+    # unless $FEATURELAKE_TOKEN names an identity; false keeps local developer mode without one
+    cli_identity_required: bool = False
+
+    @property
+    def access_configured(self) -> bool:
+        """Whether any credential (a token hash or a JWT issuer) is configured."""
+        return bool(self.identities) or self.jwt is not None
 
     @model_validator(mode="after")
     def _unique(self) -> ConsoleSettings:

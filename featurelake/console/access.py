@@ -1,6 +1,8 @@
 """Who is asking and what they may do: bearer tokens, browser sessions, roles, CSRF tokens.
 
-Tokens are never stored: settings hold each identity's token SHA-256 (``console.identities``).
+Tokens are never stored: settings hold each identity's token SHA-256 (``console.identities``);
+signed JWTs are checked offline against ``console.jwt``'s JWKS file
+(:mod:`featurelake.access_control`, shared with the feature server and the CLI).
 A browser signs in once with its token and gets an HttpOnly, SameSite=Strict session cookie;
 API clients send ``Authorization: Bearer <token>`` on every request. Every state-changing
 request must also carry a CSRF token bound to its credential (the session's own random token,
@@ -16,28 +18,28 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from featurelake.config.settings import CONSOLE_ROLES, ConsoleRole, ConsoleSettings
+from featurelake.access_control.credentials import (
+    CredentialChecker,
+    Identity,
+    new_token,
+    role_at_least,
+    token_hash,
+)
+from featurelake.config.settings import ConsoleRole, ConsoleSettings
+
+__all__ = [
+    "AccessControl",
+    "Principal",
+    "csrf_matches",
+    "new_token",
+    "role_at_least",
+    "token_hash",
+]
 
 SESSION_COOKIE = "fl_session"
 LOGIN_CSRF_COOKIE = "fl_login_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-
-
-def token_hash(token: str) -> str:
-    """The hex SHA-256 of a bearer token, as ``console.identities[].token_sha256`` stores it."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> tuple[str, str]:
-    """A fresh random bearer token and its SHA-256 (put only the hash in the settings)."""
-    token = secrets.token_urlsafe(32)
-    return token, token_hash(token)
-
-
-def role_at_least(role: ConsoleRole, needed: ConsoleRole) -> bool:
-    """Whether ``role`` includes ``needed`` (viewer < editor < approver < admin)."""
-    return CONSOLE_ROLES.index(role) >= CONSOLE_ROLES.index(needed)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Principal:
         name: the identity's name, recorded as the actor in the audit log.
         role: its console role.
         csrf: the CSRF token state-changing requests of this credential must carry.
-        via: ``session``, ``bearer`` or ``demo-local``.
+        via: ``session``, ``bearer`` (a configured token), ``jwt`` or ``demo-local``.
     """
 
     name: str
@@ -86,40 +88,43 @@ class AccessControl:
     _secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     _sessions: dict[str, _Session] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    checker: CredentialChecker = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.checker = CredentialChecker(self.settings)
 
     @property
     def four_eyes(self) -> bool:
         """Whether the author of a version is refused approving it."""
         return self.settings.four_eyes
 
-    def identify_token(self, token: str) -> tuple[str, ConsoleRole] | None:
-        """The (name, role) whose token hash matches ``token``, or None."""
-        digest = token_hash(token)
-        found = None
-        for ident in self.settings.identities:
-            # compare every entry in constant time, so timing tells nothing about which matched
-            if hmac.compare_digest(digest, ident.token_sha256):
-                found = (ident.name, ident.role)
-        return found
+    def identify_token(self, token: str) -> Identity:
+        """The identity a bearer token or JWT names.
+
+        Raises:
+            AccessDeniedError: why the credential is refused (401), or 403 for a role-less JWT.
+        """
+        return self.checker.identify(token)
 
     def bearer_csrf(self, token: str) -> str:
         """The CSRF token bound to a bearer token (valid as long as the server runs)."""
         return hmac.new(self._secret, b"csrf:" + token_hash(token).encode(), hashlib.sha256).hexdigest()
 
     def authenticate(self, *, authorization: str | None, session_id: str | None) -> Principal | None:
-        """The principal of a request, or None (no credential, a wrong token or an expired session).
+        """The principal of a request, or None (no credential, or an expired or unknown session).
 
         A bearer token wins over a session cookie; in demo mode anything unauthenticated acts as
         the demo identity (its CSRF token is bound to the session cookie, see :meth:`demo_session`).
+
+        Raises:
+            AccessDeniedError: a bearer credential was sent and is refused (the reason says why).
         """
         if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return None
-            who = self.identify_token(token.strip())
-            if who is None:
-                return None
-            return Principal(who[0], who[1], self.bearer_csrf(token.strip()), "bearer")
+            who = self.checker.identify_header(authorization)
+            token = authorization.partition(" ")[2].strip()
+            return Principal(
+                who.name, who.role, self.bearer_csrf(token), "bearer" if who.via == "token" else "jwt"
+            )
         session = self._session(session_id)
         if session is not None:
             return Principal(session.name, session.role, session.csrf, "session")
@@ -137,16 +142,23 @@ class AccessControl:
                 return None
             return session
 
-    def start_session(self, name: str, role: ConsoleRole) -> str:
-        """Create a browser session for an identity; returns the cookie value (a random id)."""
+    def start_session(self, name: str, role: ConsoleRole, *, not_after: float | None = None) -> str:
+        """Create a browser session for an identity; returns the cookie value (a random id).
+
+        Args:
+            name: the identity.
+            role: its role.
+            not_after: the session ends then at the latest (a JWT's expiry), epoch seconds.
+        """
         sid = secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
             for key in [k for k, s in self._sessions.items() if s.expires < now]:
                 del self._sessions[key]
-            self._sessions[sid] = _Session(
-                name, role, secrets.token_urlsafe(32), now + 60 * self.settings.session_minutes
-            )
+            expires = now + 60 * self.settings.session_minutes
+            if not_after is not None:
+                expires = min(expires, not_after)
+            self._sessions[sid] = _Session(name, role, secrets.token_urlsafe(32), expires)
         return sid
 
     def demo_session(self) -> str:

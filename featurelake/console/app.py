@@ -38,7 +38,7 @@ from featurelake.console.access import (
     Principal,
     csrf_matches,
 )
-from featurelake.errors import ConfigError, FeatureStoreError
+from featurelake.errors import AccessDeniedError, ConfigError, FeatureStoreError, RegistryError
 from featurelake.registry import ALLOWED_TRANSITIONS, Node, Registry
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +73,35 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str = Field(description="draft, active, deprecated or archived")
     reason: str = Field(description="why; recorded in the audit log")
+
+
+class MetadataEdit(BaseModel):
+    """A view version's catalogue fields, edited through the API (omitted fields stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(default=None, max_length=4000)
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    tags: dict[str, str] | None = Field(default=None, description="the complete new tag set")
+    reason: str = Field(default="", max_length=1000, description="optional; recorded in the audit log")
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """The edit form's ``key=value`` lines as a tag mapping (values may hold commas).
+
+    Raises:
+        ConsoleHTTPError: 400 naming a line that is not ``key=value``.
+    """
+    tags: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConsoleHTTPError(
+                400, f"tag {line.strip()[:60]!r} is not key=value; write one key=value per line"
+            )
+        tags[key.strip()] = value.strip()
+    return tags
 
 
 def is_loopback(host: str) -> bool:
@@ -177,7 +206,13 @@ def create_app(
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         sid = request.cookies.get(SESSION_COOKIE)
-        principal = access.authenticate(authorization=request.headers.get("authorization"), session_id=sid)
+        refused: AccessDeniedError | None = None
+        try:
+            principal = access.authenticate(
+                authorization=request.headers.get("authorization"), session_id=sid
+            )
+        except AccessDeniedError as err:  # a refused bearer token or JWT: said below, never echoed
+            principal, refused = None, err
         new_sid = None
         if principal is None and access.demo_local and not request.headers.get("authorization"):
             if path.startswith("/api/"):
@@ -187,6 +222,8 @@ def create_app(
                 principal = access.authenticate(authorization=None, session_id=new_sid)
         request.state.principal = principal
         try:
+            if refused is not None and not path.startswith(PUBLIC_PATHS):
+                raise ConsoleHTTPError(refused.status, str(refused))
             if principal is None and not path.startswith(PUBLIC_PATHS):
                 wrong = bool(request.headers.get("authorization")) or bool(sid)
                 raise ConsoleHTTPError(
@@ -273,6 +310,28 @@ def create_app(
             "reason": reason,
         }
 
+    async def edit_metadata(
+        principal: Principal, name: str, version: str, edit: MetadataEdit
+    ) -> dict[str, Any]:
+        require(principal, "editor", "editing a view's description, owner or tags")
+        try:
+            shown, before, after = await run_in_threadpool(
+                lambda: registry.edit_view_metadata(
+                    project,
+                    name,
+                    version or None,
+                    actor=principal.name,
+                    description=edit.description,
+                    owner=edit.owner,
+                    tags=edit.tags,
+                    reason=edit.reason.strip(),
+                )
+            )
+        except RegistryError as err:
+            unknown = "is not in project" in str(err) or "has no version" in str(err)
+            raise ConsoleHTTPError(404 if unknown else 400, str(err)) from None
+        return {"view": name, "version": shown, "before": before, "after": after, "actor": principal.name}
+
     def facts(name: str) -> dict[str, Any]:
         if table_facts is None:
             return {"name": name, "exists": False, "error": "no lakehouse configured"}
@@ -294,13 +353,14 @@ def create_app(
         form = await read_form(request)
         if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get(CSRF_FIELD)):
             raise ConsoleHTTPError(403, "CSRF token missing or wrong: reload /login and sign in again")
-        found = access.identify_token(form.get("token", "").strip())
-        if found is None:
-            raise ConsoleHTTPError(401, "that token matches no identity in console.identities")
+        try:
+            found = access.identify_token(form.get("token", ""))
+        except AccessDeniedError as err:
+            raise ConsoleHTTPError(err.status, str(err)) from None
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(
             SESSION_COOKIE,
-            access.start_session(*found),
+            access.start_session(found.name, found.role, not_after=found.expires),  # no longer than a JWT
             httponly=True,
             samesite="strict",
             path="/",
@@ -408,6 +468,37 @@ def create_app(
             principal, name, form.get("version", ""), form.get("status", ""), form.get("reason", "")
         )
         done = f"{result['version']}: {result['from']} -> {result['to']}"
+        return RedirectResponse(
+            f"/views/{quote(name, safe='')}?" + urlencode({"version": result["version"], "done": done}),
+            status_code=303,
+        )
+
+    @app.post("/api/views/{name}/versions/{version}/metadata", tags=["catalogue"])
+    async def api_edit_metadata(
+        request: Request, name: str, version: str, edit: MetadataEdit
+    ) -> dict[str, Any]:
+        """Edit a view version's description, owner or tags (editor role, the CSRF header); audited."""
+        principal = who(request)
+        check_csrf(request, principal)
+        return await edit_metadata(principal, name, version, edit)
+
+    @app.post("/views/{name}/metadata", include_in_schema=False)
+    async def form_edit_metadata(request: Request, name: str) -> Response:
+        principal = who(request)
+        form = await read_form(request)
+        check_csrf(request, principal, form)
+        try:
+            edit = MetadataEdit(
+                description=form.get("description", "").strip(),
+                owner=form.get("owner", "").strip(),
+                tags=parse_tags(form.get("tags", "")),
+                reason=form.get("reason", ""),
+            )
+        except ValueError as err:
+            raise ConsoleHTTPError(400, f"the edit is not valid: {err}") from None
+        result = await edit_metadata(principal, name, form.get("version", ""), edit)
+        changed = ", ".join(sorted(result["after"])) or "nothing changed"
+        done = f"{result['version']}: edited {changed}"
         return RedirectResponse(
             f"/views/{quote(name, safe='')}?" + urlencode({"version": result["version"], "done": done}),
             status_code=303,
@@ -598,8 +689,9 @@ def check_bind(host: str, *, demo_local: bool, access: AccessControl) -> None:
             f"--demo-local turns sign-in off, so it only binds a loopback address, not {host!r}; "
             "use --host 127.0.0.1, or configure console.identities and drop --demo-local"
         )
-    if not demo_local and not access.settings.identities:
+    if not demo_local and not access.settings.access_configured:
         raise ConfigError(
-            "console.identities in featurelake.yaml is empty, so nobody could sign in; add identities "
-            "(`featurelake console --new-token` prints a token and its hash) or start with --demo-local"
+            "console.identities in featurelake.yaml is empty and console.jwt is not set, so nobody could "
+            "sign in; add identities (`featurelake console --new-token` prints a token and its hash), "
+            "configure console.jwt, or start with --demo-local"
         )

@@ -282,7 +282,13 @@ def view_page(
             "action": e.action,
             "object": e.object_key,
             "from": (e.before or {}).get("status", ""),
-            "to": (e.after or {}).get("status") or (e.after or {}).get("change", ""),
+            "to": (e.after or {}).get("status")
+            or (e.after or {}).get("change")
+            or (
+                "edited " + ", ".join(sorted(set(e.after or {}) - {"reason"}))
+                if e.action.endswith(".metadata")
+                else ""
+            ),
             "reason": (e.after or {}).get("reason") or "; ".join((e.after or {}).get("reasons") or []),
         }
         for e in history

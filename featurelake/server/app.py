@@ -88,6 +88,8 @@ def create_app(
     registry: Any | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     pusher: Any | None = None,
+    access: Any | None = None,
+    access_mode: str = "registry",
 ) -> FastAPI:
     """Build the FastAPI application.
 
@@ -96,6 +98,9 @@ def create_app(
         registry: a ``registry.RegistryReader`` for the registry endpoints (None: they answer 503).
         max_request_bytes: larger request bodies are refused with 413.
         pusher: a ``featurelake.jobs.push.Pusher`` to serve ``POST /push`` (None: no push route).
+        access: a ``featurelake.access_control.credentials.CredentialChecker`` to enforce roles
+            (None: every endpoint is open); see :mod:`featurelake.server.access`.
+        access_mode: ``registry`` (guard ``/registry/...``) or ``all`` (also lookups and push).
     """
     project = sdk.catalog.project
     app = FastAPI(
@@ -280,7 +285,18 @@ def create_app(
         from featurelake.server.push import push_router
 
         app.include_router(push_router(pusher))
+    if access is not None:
+        _guard_with_roles(app, access, access_mode)
     return app
+
+
+def _guard_with_roles(app: FastAPI, checker: Any, mode: str) -> None:
+    # kept apart from the lookup path: a pure ASGI middleware that only tests the request path
+    from featurelake.server.access import RoleGuard
+
+    if mode not in ("registry", "all"):
+        raise ConfigError(f"server access mode {mode!r} is not registry or all (console.server_access)")
+    app.add_middleware(RoleGuard, checker=checker, mode=mode)
 
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_level: str = "warning") -> None:

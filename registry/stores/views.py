@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from featurelake.errors import RegistryError
 from featurelake.registry.models import (
@@ -15,6 +15,7 @@ from featurelake.registry.models import (
     FeatureViewRow,
     FeatureViewVersionRow,
 )
+from featurelake.registry.stores import audit
 from featurelake.registry.stores.projects import as_utc, find_project_id, project_id
 from featurelake.registry.types import DataSource, Entity, Feature, JoinKey, Status, ViewVersion
 from featurelake.registry.versioning import table_name
@@ -311,3 +312,80 @@ def list_sources(conn: Connection, project: str) -> list[DataSource]:
 def require_project(conn: Connection, project: str) -> int:
     """The project's id; RegistryError naming the fix if it is unknown."""
     return project_id(conn, project, create=False)
+
+
+MAX_DESCRIPTION = 4000
+MAX_OWNER = 200  # the column's width
+MAX_TAGS = 50
+
+
+def metadata_problems(description: str | None, owner: str | None, tags: dict[str, str] | None) -> list[str]:
+    """Every problem with a metadata edit (empty list: it may be written)."""
+    problems = []
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        problems.append(f"the description has {len(description)} characters; keep it to {MAX_DESCRIPTION}")
+    if owner is not None and (len(owner) > MAX_OWNER or not owner.strip()):
+        problems.append(f"owner {owner[:40]!r} must be 1..{MAX_OWNER} characters; name a person or team")
+    if tags is not None:
+        if len(tags) > MAX_TAGS:
+            problems.append(f"{len(tags)} tags given; keep it to {MAX_TAGS}")
+        for key, value in tags.items():
+            if not isinstance(key, str) or not key.strip() or "=" in key or len(key) > 100:
+                problems.append(f"tag key {str(key)[:40]!r} must be 1..100 characters without '='")
+            if not isinstance(value, str) or len(value) > 500:
+                problems.append(f"the value of tag {str(key)[:40]!r} must be text of at most 500 characters")
+    return problems
+
+
+def edit_metadata(
+    conn: Connection,
+    *,
+    project: str,
+    view: str,
+    version: str | int | None,
+    actor: str,
+    description: str | None = None,
+    owner: str | None = None,
+    tags: dict[str, str] | None = None,
+    reason: str = "",
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Curate a view version's description, owner and tags (None: keep), audited.
+
+    The applied definition (and its hash) stays as the repo wrote it: these are the catalogue's
+    fields that pages, search and listings show. A version that ``apply`` creates later takes the
+    repo's values again.
+
+    Returns:
+        (version label, the changed fields before, the same fields after); both empty if nothing changed.
+
+    Raises:
+        RegistryError: unknown view or version, an archived version, or bad values (every problem).
+    """
+    problems = metadata_problems(description, owner, tags)
+    if problems:
+        raise RegistryError("; ".join(problems))
+    _, row = resolve_row(conn, project, view, version)
+    label = f"{row.major}.{row.minor}"
+    if row.status == "archived":
+        raise RegistryError(
+            f"feature view {view!r} version {label} is archived, and archived versions are final; "
+            "edit an active, draft or deprecated version"
+        )
+    current = {"description": row.description, "owner": row.owner, "tags": dict(row.tags or {})}
+    wanted = {"description": description, "owner": owner, "tags": tags}
+    after = {k: v for k, v in wanted.items() if v is not None and v != current[k]}
+    before = {k: current[k] for k in after}
+    if not after:
+        return label, {}, {}
+    conn.execute(update(FeatureViewVersionRow).where(FeatureViewVersionRow.id == row.id).values(**after))
+    audit.record(
+        conn,
+        project=project,
+        actor=actor,
+        action="view_version.metadata",
+        object_type="view_version",
+        object_key=f"{view}@{label}",
+        before=before,
+        after={**after, "reason": reason} if reason else after,
+    )
+    return label, before, after

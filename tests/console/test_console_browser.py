@@ -259,3 +259,22 @@ def test_xss_payloads_in_descriptions_and_tags_render_as_text(browser, base_url)
     tab.shot("xss-as-text")
     assert tab.errors == [] and tab.offsite == []
     tab.close()
+
+
+def test_an_editor_edits_the_owner_in_the_page(browser, base_url, bworld) -> None:
+    tab = Tab(browser, base_url, "ed")
+    tab.go("/views/user_stats?version=1.0")
+    assert tab.page.locator("form.lifecycle").count() == 0  # an editor cannot approve
+    tab.page.locator("#edit-metadata summary").click()
+    box = tab.page.locator("#edit-metadata form")
+    box.locator("input[name=owner]").fill("fraud-<i>team</i>")
+    box.locator("input[name=reason]").fill("team renamed")
+    box.locator("button[type=submit]").click()
+    tab.page.wait_for_selector("#done")
+    assert "edited owner" in tab.page.locator("#done").inner_text()
+    assert tab.page.locator("#owner").inner_text() == "fraud-<i>team</i>"  # shown as text
+    assert tab.errors == [] and tab.offsite == []
+    tab.shot("editor-edit")
+    tab.close()
+    (entry,) = bworld.registry.audit(project=w.PROJECT, action="view_version.metadata")
+    assert (entry.actor, entry.after) == ("ed", {"owner": "fraud-<i>team</i>", "reason": "team renamed"})
