@@ -57,6 +57,11 @@ class Registry(RegistryReader):
         if listener not in self._run_listeners:
             self._run_listeners.append(listener)
 
+    @property
+    def run_listeners(self) -> tuple[RunListener, ...]:
+        """The listeners :meth:`add_run_listener` attached."""
+        return tuple(self._run_listeners)
+
     def _notify(self, run_id: str, *, started: bool) -> None:
         if not self._run_listeners:
             return
