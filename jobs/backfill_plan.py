@@ -206,12 +206,12 @@ def prepare_backfill(
         LakehouseError: a source table is missing or does not cover the windows.
         RunConflictError: a live backfill of the view holds overlapping days (without ``--wait``).
     """
+    from featurelake.jobs.wiring import open_job_registry
     from featurelake.lakehouse.tables import Lakehouse
     from featurelake.lakehouse.transforms import check_coverage, pin_sources, source_ranges
-    from featurelake.registry import open_registry
 
     check_options(options, today=today)
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         vv = registry.assert_usable(settings.project, options.view, options.version, "backfill")
         if not (

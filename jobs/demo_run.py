@@ -71,9 +71,9 @@ class DemoContext:
 
     def registry(self) -> Any:
         """The registry (opened per call; cheap)."""
-        from featurelake.registry import open_registry
+        from featurelake.jobs.wiring import open_job_registry
 
-        return open_registry(self.settings.registry_url)
+        return open_job_registry(self.settings, create=True)
 
     def lakehouse(self) -> Any:
         """The lakehouse on the settings' storage root."""

@@ -215,10 +215,9 @@ def expire_from_settings(
     settings: Settings, actor: str, *, view: str | None, dry_run: bool, force: bool
 ) -> ExpiryResult:
     """Open the registry and the lakehouse of ``settings`` and run :func:`run_expiry`."""
-    from featurelake.jobs.wiring import lakehouse_from_settings
-    from featurelake.registry import open_registry
+    from featurelake.jobs.wiring import lakehouse_from_settings, open_job_registry
 
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         return run_expiry(
             registry=registry,

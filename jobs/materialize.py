@@ -582,12 +582,11 @@ def run(
     spark: SparkSession | None = None,
 ) -> MaterializeResult:
     """Open the registry, the lakehouse and (unless given) a Spark session, then materialize."""
-    from featurelake.jobs.wiring import submit_master
+    from featurelake.jobs.wiring import open_job_registry, submit_master
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.registry.writer import open_registry
 
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         lakehouse = Lakehouse(settings.storage_root, settings.storage.storage_options())
         # Unknown or archived views, bad windows and missing tables fail here, before Spark starts.

@@ -410,7 +410,7 @@ def _monitor_run(
     """The checked run of :func:`monitor_view`: profile, compare, check freshness and online, record."""
     from featurelake.jobs.monitor_online import run_online
     from featurelake.lakehouse.monitoring.drift import ks_by_day, ks_pvalue
-    from featurelake.lakehouse.monitoring.metrics_table import read_profiles, write_profiles
+    from featurelake.lakehouse.monitoring.metrics_table import profiles_table, read_profiles, write_profiles
     from featurelake.lakehouse.monitoring.profiles import merge, profile
     from featurelake.registry import MonitorCheck, Node
 
@@ -570,6 +570,10 @@ def _monitor_run(
             checks=checks,
             rows_in=rows_read,
             inputs=[{"table": table, "version": delta_version}, {"table": ref.table, "version": ref.version}],
+            # the profiles it appended (none when every day was already profiled)
+            outputs=[]
+            if metrics_version is None
+            else [{"table": profiles_table(project), "version": metrics_version}],
             report={
                 "outcome": outcome,
                 "checks": counts,
@@ -653,11 +657,10 @@ def run(
     *, settings: Settings, options: MonitorOptions, actor: str, spark: SparkSession | None = None
 ) -> MonitorResult:
     """Open the registry, the lakehouse and (unless given) a Spark session, then monitor."""
-    from featurelake.jobs.wiring import lakehouse_from_settings, submit_master
+    from featurelake.jobs.wiring import lakehouse_from_settings, open_job_registry, submit_master
     from featurelake.lakehouse.spark import build_spark_session
-    from featurelake.registry import open_registry
 
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         lakehouse = lakehouse_from_settings(settings)
         spark = spark or build_spark_session(

@@ -309,15 +309,14 @@ def run_stream(
     from featurelake.jobs.heartbeat import Heartbeat
     from featurelake.jobs.materialize import redis_target
     from featurelake.jobs.online import online_view_from_registry
-    from featurelake.jobs.wiring import lakehouse_from_settings
+    from featurelake.jobs.wiring import lakehouse_from_settings, open_job_registry
     from featurelake.lakehouse.streaming.aggregations import stream_window_aggregations
     from featurelake.lakehouse.streaming.sink import BatchResult, FeatureStreamSink
     from featurelake.registry.types import Node
-    from featurelake.registry.writer import open_registry
 
     check_options(options)
     own = registry is None
-    registry = registry or open_registry(settings.registry_url, create=False)
+    registry = registry or open_job_registry(settings)
     try:
         lakehouse = lakehouse_from_settings(settings)
         vv = registry.assert_usable(settings.project, options.view, options.version, "materialize")

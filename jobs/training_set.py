@@ -475,12 +475,11 @@ def submit_main(
     """spark-submit entry point: build a point-in-time training set and register it."""
     from featurelake.actor import resolve_actor
     from featurelake.config.settings import load_settings
-    from featurelake.jobs.wiring import lakehouse_from_settings, submit_master
+    from featurelake.jobs.wiring import lakehouse_from_settings, open_job_registry, submit_master
     from featurelake.lakehouse.spark import build_spark_session
-    from featurelake.registry import open_registry
 
     settings = load_settings(config_path)
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     lakehouse = lakehouse_from_settings(settings)
     check_create_request(
         registry, lakehouse, project=settings.project, name=name, service=service, entities=entities

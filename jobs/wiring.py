@@ -8,6 +8,7 @@ from featurelake.config.settings import Settings
 
 if TYPE_CHECKING:
     from featurelake.lakehouse import Lakehouse
+    from featurelake.registry import Registry
 
 
 def lakehouse_from_settings(settings: Settings) -> Lakehouse:
@@ -19,6 +20,31 @@ def lakehouse_from_settings(settings: Settings) -> Lakehouse:
     from featurelake.lakehouse import Lakehouse
 
     return Lakehouse(settings.storage_root, settings.storage.storage_options())
+
+
+def open_job_registry(settings: Settings, *, create: bool = False) -> Registry:
+    """The registry a job records its runs in, with OpenLineage run events when they are configured.
+
+    The one place run events are wired: with ``openlineage.transport`` set, an
+    :class:`~featurelake.jobs.lineage_events.OpenLineageEmitter` listens to the registry's
+    ``start_run`` / ``finish_run`` (START, COMPLETE, FAIL). It never fails the job.
+
+    Args:
+        settings: the registry URL and the ``openlineage`` settings.
+        create: a SQLite registry that does not exist yet may be created (the demo's).
+
+    Raises:
+        ServiceUnavailableError: the registry database did not answer.
+        RegistryError: no registry at the configured URL, or its migrations are behind.
+    """
+    from featurelake.registry import open_registry
+
+    registry = open_registry(settings.registry_url, create=create)
+    if settings.openlineage.transport is not None:
+        from featurelake.jobs.lineage_events import OpenLineageEmitter
+
+        registry.add_run_listener(OpenLineageEmitter(settings))
+    return registry
 
 
 def submit_master(settings: Settings) -> str | None:

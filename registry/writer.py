@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from featurelake.errors import RegistryError
 from featurelake.registry.database import check_connection, make_engine, migrate, run_write
@@ -28,6 +29,7 @@ from featurelake.registry.types import (
     MonitorCheck,
     Node,
     Plan,
+    Run,
     RunKind,
     Status,
     TableVersion,
@@ -35,9 +37,53 @@ from featurelake.registry.types import (
 
 DEFAULT_LEASE = timedelta(minutes=10)
 
+log = logging.getLogger("featurelake.registry")
+
+
+class RunListener(Protocol):
+    """Told about each run this :class:`Registry` starts and finishes, after the write committed.
+
+    The composition root attaches one (OpenLineage run events, ``featurelake.jobs.lineage_events``);
+    a listener that raises is logged and ignored: the run's record is already written.
+    """
+
+    def run_started(self, run: Run) -> None:
+        """A run was recorded as running."""
+
+    def run_finished(self, run: Run) -> None:
+        """A run was recorded as succeeded or failed (inputs, outputs and error as recorded)."""
+
 
 class Registry(RegistryReader):
     """Read and write access to one registry database."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._run_listeners: list[RunListener] = []
+
+    def add_run_listener(self, listener: RunListener) -> None:
+        """Tell ``listener`` about every run started and finished through this registry object."""
+        if listener not in self._run_listeners:
+            self._run_listeners.append(listener)
+
+    @property
+    def run_listeners(self) -> tuple[RunListener, ...]:
+        """The listeners :meth:`add_run_listener` attached."""
+        return tuple(self._run_listeners)
+
+    def _notify(self, run_id: str, *, started: bool) -> None:
+        if not self._run_listeners:
+            return
+        try:
+            run = self.get_run(run_id)
+        except Exception as err:  # noqa: BLE001 - the run is recorded; telling listeners is best effort
+            log.warning("could not read run %s back for its listeners: %s", run_id, err)
+            return
+        for listener in self._run_listeners:
+            try:
+                (listener.run_started if started else listener.run_finished)(run)
+            except Exception as err:  # noqa: BLE001 - a listener never fails the job that records the run
+                log.warning("run listener %r failed on run %s: %s", listener, run_id, err)
 
     # ---------------------------------------------------------------- schema
 
@@ -213,7 +259,7 @@ class Registry(RegistryReader):
         Raises:
             RunConflictError: an overlapping live run holds the target.
         """
-        return run_write(
+        run_id = run_write(
             self._engine,
             lambda conn: runs.start(
                 conn,
@@ -226,6 +272,8 @@ class Registry(RegistryReader):
                 exclusive_span=exclusive_span,
             ),
         )
+        self._notify(run_id, started=True)
+        return run_id
 
     def heartbeat(self, run_id: str, *, lease: timedelta = DEFAULT_LEASE) -> None:
         """Extend a running run's lease (call at least every ``lease``)."""
@@ -293,6 +341,7 @@ class Registry(RegistryReader):
                 lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
 
         run_write(self._engine, write)
+        self._notify(run_id, started=False)
 
     def finish_monitor_run(
         self,
@@ -329,6 +378,7 @@ class Registry(RegistryReader):
                 lineage.add_edge(conn, project=project, src=src, dst=dst, run_id=run_id)
 
         run_write(self._engine, write)
+        self._notify(run_id, started=False)
 
     def set_watermark(
         self,

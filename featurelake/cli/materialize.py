@@ -65,9 +65,9 @@ def materialize(
         parse_timestamp,
         plan_materialize,
     )
+    from featurelake.jobs.wiring import open_job_registry
     from featurelake.lakehouse.spark import build_spark_session
     from featurelake.lakehouse.tables import Lakehouse
-    from featurelake.registry.writer import open_registry
 
     if not views and not all_views:
         raise ConfigError("name a view with --view NAME (repeatable) or pass --all")
@@ -80,7 +80,7 @@ def materialize(
     settings = app.settings
     start_ts: datetime | None = parse_timestamp(start, option="--start") if start else None
     end_ts: datetime | None = parse_timestamp(end, option="--end") if end else None
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         names = list(views) or [
             v.name for v in registry.list_views(settings.project) if v.status == "active" and v.entities

@@ -69,9 +69,8 @@ def run(
     the registry (`featurelake monitor status`).
     """
     from featurelake.jobs.monitor import MonitorOptions, monitor_view, parse_day, summary_lines
-    from featurelake.jobs.wiring import lakehouse_from_settings
+    from featurelake.jobs.wiring import lakehouse_from_settings, open_job_registry
     from featurelake.lakehouse.spark import build_spark_session
-    from featurelake.registry import open_registry
 
     options = MonitorOptions(
         view=view,
@@ -83,7 +82,7 @@ def run(
         online_seed=online_seed,
     )
     settings = app.settings
-    registry = open_registry(settings.registry_url, create=False)
+    registry = open_job_registry(settings)
     try:
         spark = build_spark_session(
             app_name=f"featurelake-monitor-{view}",

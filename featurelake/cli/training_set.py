@@ -16,9 +16,9 @@ from featurelake.jobs.training_set import create_options
 
 
 def _registry(app: AppContext) -> Any:
-    from featurelake.registry import open_registry
+    from featurelake.jobs.wiring import open_job_registry
 
-    return open_registry(app.settings.registry_url, create=False)
+    return open_job_registry(app.settings)
 
 
 def _lakehouse(app: AppContext) -> Any:

@@ -202,6 +202,37 @@ class SparkSettings(_Strict):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+class OpenLineageHttp(_Strict):
+    """OpenLineage events POSTed to an HTTP endpoint (Marquez: ``http://host:5000``)."""
+
+    type: Literal["http"]
+    url: str = Field(pattern=r"^https?://[^/\s]+")
+    endpoint: str = "api/v1/lineage"
+    # each POST gives up after this; with ``retries`` the worst case per event is
+    # (retries + 1) * timeout_s, and the job goes on either way
+    timeout_s: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=2, ge=0)
+    # the variable holding a bearer token (never the token itself); None: no Authorization header
+    api_key_env: str | None = None
+
+
+class OpenLineageFile(_Strict):
+    """OpenLineage events appended to a file, one JSON event per line."""
+
+    type: Literal["file"]
+    path: Path
+
+
+class OpenLineageSettings(_Strict):
+    """OpenLineage run events for job runs (off unless a ``transport`` is given)."""
+
+    transport: OpenLineageHttp | OpenLineageFile | None = Field(default=None, discriminator="type")
+    # the OpenLineage job namespace; job names are ``<project>.<run kind>.<target>``
+    namespace: str = Field(default="featurelake", min_length=1)
+    # read each Delta table's schema at its version for the ``schema`` facet (one log read per dataset)
+    schema_facets: bool = True
+
+
 ConsoleRole = Literal["viewer", "editor", "approver", "admin"]
 #: Console roles, weakest first: each role may do everything the roles before it may.
 CONSOLE_ROLES: tuple[ConsoleRole, ...] = ("viewer", "editor", "approver", "admin")
@@ -302,6 +333,7 @@ class Settings(_Strict):
     registry: RegistrySettings = RegistrySettings()
     online: OnlineSettings = OnlineSettings()
     spark: SparkSettings = SparkSettings()
+    openlineage: OpenLineageSettings = OpenLineageSettings()
     console: ConsoleSettings = ConsoleSettings()
     source_file: Path | None = None  # set by the loader, not by the file
 
