@@ -22,7 +22,7 @@ from featurelake.cli.context import AppContext, pass_app
     "-w",
     type=click.IntRange(1, 64),
     default=None,
-    help="Worker processes sharing the port (default: one per core, at most 2; 1 serves in this process).",
+    help="Worker processes sharing the port (default: one per two cores; 1 serves in this process).",
 )
 @pass_app
 def serve(app: AppContext, host: str, port: int, max_request_bytes: int, workers: int | None) -> None:
