@@ -150,6 +150,7 @@ def create_app(
 
     metrics = ServingMetrics()
     plans = PlanCache()
+    app.state.lookup_plans = plans  # request shape -> plan (tests and profiling read it)
     project_bytes = project.encode("utf8")
 
     def error(status: int, detail: Any) -> JSONResponse:
