@@ -397,22 +397,29 @@ def main() -> None:
         p50, p99, p999 = quantiles(res["latencies"])
         lag = quantiles(res["lags"])[1]
         achieved = len(res["latencies"]) / res["elapsed"] if res["elapsed"] else 0
-        by_key[(name, shape, rate)] = p99
+        by_key[(name, shape, rate)] = (p99, achieved)
         print(
             f"{name:<26} {shape:<10} {rate:>8.0f} {achieved:>9.0f} {res['errors']:>7} "
             f"{p50:>8.2f} {p99:>8.2f} {p999:>8.2f} {lag:>11.2f}"
         )
-    print("\np99 ratio, Feast / featurelake (above 1: featurelake ahead)")
+    print(
+        "\nFeast / featurelake: p99 ratio (above 1: featurelake ahead), achieved-rate ratio (below 1: ahead)"
+    )
     for shape in shapes:
         for rate in rates:
-            http = (
-                by_key[("feast serve (HTTP)", shape, rate)]
-                / by_key[("featurelake serve (HTTP)", shape, rate)]
-            )
-            line = f"  {shape:<10} {rate:>6.0f}/s: HTTP {http:.1f}x"
-            if ("Feast SDK", shape, rate) in by_key:
-                line += f", SDK {by_key[('Feast SDK', shape, rate)] / by_key[('featurelake SDK', shape, rate)]:.1f}x"
-            print(line)
+            parts = []
+            for label, theirs, ours in (
+                ("HTTP", "feast serve (HTTP)", "featurelake serve (HTTP)"),
+                ("SDK", "Feast SDK", "featurelake SDK"),
+            ):
+                if (ours, shape, rate) not in by_key:
+                    continue
+                (p99_t, rate_t), (p99_o, rate_o) = by_key[(theirs, shape, rate)], by_key[(ours, shape, rate)]
+                p99_ratio = f"{p99_t / p99_o:.1f}x" if p99_t == p99_t else "Feast answered none in time"
+                parts.append(
+                    f"{label} p99 {p99_ratio}, rate {rate_t / rate_o if rate_o else float('nan'):.2f}"
+                )
+            print(f"  {shape:<10} {rate:>6.0f}/s: " + "; ".join(parts))
 
 
 if __name__ == "__main__":
