@@ -39,7 +39,7 @@ from featurelake.server.lookup import PlanCache, serve_plan
 from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
-INLINE_MAX_BYTES = 16_384  # smaller request bodies are served on the event loop (no thread hop)
+INLINE_MAX_BYTES = 8_192  # smaller request bodies are served on the event loop (no thread hop)
 _FIELDS = frozenset(
     {"entities", "features", "feature_service", "full_feature_names", "include_feature_view_version_metadata"}
 )
