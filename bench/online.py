@@ -19,6 +19,8 @@ coordinated omission of closed-loop tools) is counted in full. The HTTP load gen
 separate process (asyncio on uvloop, raw HTTP/1.1 over a pool of keep-alive connections,
 sending every request whose time has come on each wake-up); it shares the machine's cores with
 the servers and Redis, and its own lateness (due -> handed to a connection task) is printed as ``gen lag p99``.
+``server CPU ms/req`` is the server processes' CPU time (``/proc``, workers included) per
+answered request: unlike latency, it hardly moves with the machine's load.
 Requests not answered within ``--timeout`` seconds, non-200 answers and requests never sent
 because the path fell more than ``--timeout`` behind count as errors.
 
@@ -163,6 +165,16 @@ def start_server(name: str, repo: Path, env: dict[str, str], workers: int, log: 
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"{name} did not become healthy:\n{log.read_text()}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a server process and its worker children, from /proc."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for p in [str(pid), *children]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def stop_server(proc: Any) -> None:
@@ -339,8 +351,10 @@ def main() -> None:
                 raise RuntimeError(f"the servers disagree: {check}")
             for shape, docs in shapes.items():
                 for rate in rates:
-                    for name, (_, port) in servers.items():
+                    for name, (proc, port) in servers.items():
+                        cpu_before = cpu_seconds(proc.pid)
                         res = http_run(port, docs, rate, args.seconds, args.timeout)
+                        res["cpu"] = cpu_seconds(proc.pid) - cpu_before
                         results.append((f"{name} serve (HTTP)", shape, rate, res))
                         print(
                             f"  {name:<12} {shape:<10} {rate:>6.0f}/s  p99 {quantiles(res['latencies'])[1]:.2f} ms"
@@ -389,7 +403,7 @@ def main() -> None:
     )
     header = (
         f"{'path':<26} {'shape':<10} {'offered':>8} {'achieved':>9} {'errors':>7} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'p999 ms':>8} {'gen lag p99':>11}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'p999 ms':>8} {'gen lag p99':>11} {'server CPU ms/req':>17}"
     )
     print(header)
     by_key = {}
@@ -398,9 +412,12 @@ def main() -> None:
         lag = quantiles(res["lags"])[1]
         achieved = len(res["latencies"]) / res["elapsed"] if res["elapsed"] else 0
         by_key[(name, shape, rate)] = (p99, achieved)
+        cpu_ms = (
+            f"{1000 * res['cpu'] / len(res['latencies']):.2f}" if "cpu" in res and res["latencies"] else "-"
+        )
         print(
             f"{name:<26} {shape:<10} {rate:>8.0f} {achieved:>9.0f} {res['errors']:>7} "
-            f"{p50:>8.2f} {p99:>8.2f} {p999:>8.2f} {lag:>11.2f}"
+            f"{p50:>8.2f} {p99:>8.2f} {p999:>8.2f} {lag:>11.2f} {cpu_ms:>17}"
         )
     print(
         "\nFeast / featurelake: p99 ratio (above 1: featurelake ahead), achieved-rate ratio (below 1: ahead)"
