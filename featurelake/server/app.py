@@ -96,6 +96,8 @@ def _plain_request(payload: Any) -> tuple[dict[str, list[Any]], int] | None:
     for column in entities.values():
         if column.__class__ is not list or (n >= 0 and len(column) != n):
             return None
+        if float in set(map(type, column)):  # orjson reads an integer beyond 64 bits as a float
+            return None
         n = len(column)
     return (entities, n) if n > 0 else None
 
@@ -221,10 +223,10 @@ def create_app(
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return _serve_model(raw, None, info)
+            return _serve_model(raw, info)
         plain = _plain_request(payload)
         if plain is None:
-            return _serve_model(raw, payload, info)
+            return _serve_model(raw, info)
         entities, n = plain
         service = payload.get("feature_service")
         plan = plans.get(
@@ -235,7 +237,7 @@ def create_app(
             entity_names=list(entities),
         )
         if plan is None:
-            return _serve_model(raw, payload, info)
+            return _serve_model(raw, info)
         info["feature_service"] = service
         try:
             result = serve_plan(
@@ -251,16 +253,17 @@ def create_app(
         except ServiceUnavailableError as err:
             return JSONResponse(status_code=503, content=str(err))
         if result is None:  # a key value of the wrong type: the SDK path names it
-            return _serve_model(raw, payload, info)
+            return _serve_model(raw, info)
         info["served"] = {"counts": result.counts}
         return _json(result.document)
 
-    def _serve_model(raw: bytes, payload: Any, info: dict[str, Any]) -> Any:
+    def _serve_model(raw: bytes, info: dict[str, Any]) -> Any:
         # Errors as Feast's server gives them: FastAPI's 422 for a body that is not a request,
         # Feast's error class for what Feast names with one, else the message as a JSON string.
+        # Parsed again with the standard library: orjson reads an integer beyond 64 bits as a
+        # float, and the errors name the value as sent.
         try:
-            if payload is None:
-                payload = json.loads(raw)
+            payload = json.loads(raw)
         except json.JSONDecodeError as err:
             return JSONResponse(
                 status_code=422,
