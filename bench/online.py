@@ -412,8 +412,11 @@ def main() -> None:
         lag = quantiles(res["lags"])[1]
         achieved = len(res["latencies"]) / res["elapsed"] if res["elapsed"] else 0
         by_key[(name, shape, rate)] = (p99, achieved)
+        # "-": no answers, or a worker process was replaced during the run (its CPU time left with it)
         cpu_ms = (
-            f"{1000 * res['cpu'] / len(res['latencies']):.2f}" if "cpu" in res and res["latencies"] else "-"
+            f"{1000 * res['cpu'] / len(res['latencies']):.2f}"
+            if res.get("cpu", -1) >= 0 and res["latencies"]
+            else "-"
         )
         print(
             f"{name:<26} {shape:<10} {rate:>8.0f} {achieved:>9.0f} {res['errors']:>7} "
