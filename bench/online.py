@@ -168,10 +168,14 @@ def start_server(name: str, repo: Path, env: dict[str, str], workers: int, log: 
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a server process and its worker children, from /proc."""
+    """CPU time (user + system) of a server process and all its descendants (workers), from /proc."""
     total = 0
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for p in [str(pid), *children]:
+    procs, i = [str(pid)], 0
+    while i < len(procs):
+        for task in Path(f"/proc/{procs[i]}/task").iterdir():
+            procs += (task / "children").read_text().split()
+        i += 1
+    for p in procs:
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
