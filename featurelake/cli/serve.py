@@ -17,49 +17,48 @@ from featurelake.cli.context import AppContext, pass_app
     type=click.IntRange(min=1),
     help="Larger request bodies get 413.",
 )
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes sharing the port (default: one per two cores; 1 serves in this process).",
+)
 @pass_app
-def serve(app: AppContext, host: str, port: int, max_request_bytes: int) -> None:
+def serve(app: AppContext, host: str, port: int, max_request_bytes: int, workers: int | None) -> None:
     """Serve POST /get-online-features, POST /push, GET /health, registry listings and /openapi.json.
 
     \b
     With console.identities or console.jwt configured, /registry/... needs a viewer's bearer
-    token; console.server_access: all also guards lookups (viewer) and /push (editor).
+    token; console.server_access: all also guards lookups (viewer) and /push (editor); every
+    worker checks roles the same way.
     """
-    from featurelake.jobs.online import connect, load_catalog
-    from featurelake.jobs.push import Pusher
-    from featurelake.registry.writer import open_registry
-    from featurelake.server.app import create_app
     from featurelake.server.app import serve as run_server
+    from featurelake.server.workers import access_mode, build_app, default_workers, run_workers
 
     settings = app.settings
-    guard = settings.console.server_access if settings.console.access_configured else "off"
-    access = None
-    if guard != "off":
-        from featurelake.access_control.credentials import CredentialChecker
-
-        access = CredentialChecker(settings.console)  # a bad JWKS file fails here, before binding
-    registry = open_registry(settings.registry_url, create=False)
+    workers = workers or default_workers()
+    # Built here even with workers: a bad setting, repo, registry, JWKS file or Redis fails now,
+    # once, with its exit code, rather than in every worker.
+    server, registry = build_app(settings, max_request_bytes=max_request_bytes)
     try:
-        catalog = load_catalog(settings, registry=registry)
-        sdk = connect(settings, catalog)
         roles = {"off": "open", "registry": "roles on /registry", "all": "roles on every data endpoint"}[
-            guard
+            access_mode(settings)
         ]
         click.echo(
             f"featurelake feature server for project {settings.project!r} on http://{host}:{port} "
-            f"(docs: /docs; access: {roles})"
+            f"({workers} worker{'s' if workers > 1 else ''}; docs: /docs; access: {roles})"
         )
-        run_server(
-            create_app(
-                sdk,
-                registry=registry,
-                max_request_bytes=max_request_bytes,
-                pusher=Pusher(settings, registry),
-                access=access,
-                access_mode=guard,
-            ),
+        if workers == 1:
+            run_server(server, host=host, port=port)
+            return
+        registry.dispose()
+        run_workers(
+            config_path=app.config_path,
+            max_request_bytes=max_request_bytes,
             host=host,
             port=port,
+            workers=workers,
         )
     finally:
         registry.dispose()

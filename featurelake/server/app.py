@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
@@ -34,9 +35,14 @@ from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from featurelake.jobs.online import OnlineFeatureClient
+from featurelake.server.lookup import PlanCache, serve_plan
 from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+INLINE_MAX_BYTES = 8_192  # smaller request bodies are served on the event loop (no thread hop)
+_FIELDS = frozenset(
+    {"entities", "features", "feature_service", "full_feature_names", "include_feature_view_version_metadata"}
+)
 _ERROR_KINDS = {
     400: "bad_request",
     404: "not_found",
@@ -65,6 +71,37 @@ class _TooLarge(Exception):
     pass
 
 
+def _plain_request(payload: Any) -> tuple[dict[str, list[Any]], int] | None:
+    """``(entities, rows)`` of a well-formed request with equal non-empty entity columns, else None.
+
+    What this accepts, the request model accepts as it is (no coercion); anything else takes the
+    model's path, which answers it (or words its 422) as before.
+    """
+    if payload.__class__ is not dict or not payload.keys() <= _FIELDS:
+        return None
+    entities = payload.get("entities")
+    features = payload.get("features", [])
+    service = payload.get("feature_service")
+    if entities.__class__ is not dict or not entities or features.__class__ is not list:
+        return None
+    if not (service is None or service.__class__ is str) or bool(features) == bool(service):
+        return None
+    if any(f.__class__ is not str for f in features):
+        return None
+    if payload.get("full_feature_names", False).__class__ is not bool:
+        return None
+    if payload.get("include_feature_view_version_metadata", False).__class__ is not bool:
+        return None
+    n = -1
+    for column in entities.values():
+        if column.__class__ is not list or (n >= 0 and len(column) != n):
+            return None
+        if float in set(map(type, column)):  # orjson reads an integer beyond 64 bits as a float
+            return None
+        n = len(column)
+    return (entities, n) if n > 0 else None
+
+
 def _plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         out = {k: _plain(v) for k, v in asdict(value).items()}
@@ -80,6 +117,15 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "total_seconds"):
         return value.total_seconds()
     return value
+
+
+def _json(document: dict[str, Any]) -> Response:
+    """A 200 JSON response encoded with orjson (JSON-equal to starlette's ``JSONResponse``)."""
+    try:
+        body = orjson.dumps(document)
+    except TypeError:  # an integer beyond 64 bits: the standard library writes any size
+        return JSONResponse(document)
+    return Response(body, media_type="application/json")
 
 
 def create_app(
@@ -110,6 +156,9 @@ def create_app(
     )
 
     metrics = ServingMetrics()
+    plans = PlanCache()
+    app.state.lookup_plans = plans  # request shape -> plan (tests and profiling read it)
+    project_bytes = project.encode("utf8")
 
     def error(status: int, detail: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": detail})
@@ -168,13 +217,56 @@ def create_app(
                 content=f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
                 "send fewer entity rows per request",
             )
-        # Parsing, the Redis round trips and the JSON encoding block: they run in a worker thread
-        # so one large request never holds up the event loop (other requests, /health).
+        # Parsing, the Redis round trips and the JSON encoding block: a large request runs in a
+        # worker thread so it never holds up the event loop (other requests, /health); a small
+        # one costs less than the thread hop would.
+        if len(raw) <= INLINE_MAX_BYTES:
+            return _serve(raw, info)
         return await run_in_threadpool(_serve, raw, info)
 
     def _serve(raw: bytes, info: dict[str, Any]) -> Any:
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _serve_model(raw, info)
+        plain = _plain_request(payload)
+        if plain is None:
+            return _serve_model(raw, info)
+        entities, n = plain
+        service = payload.get("feature_service")
+        plan = plans.get(
+            sdk.catalog,
+            features=payload.get("features") or None,
+            feature_service=service,
+            full_feature_names=payload.get("full_feature_names", False),
+            entity_names=list(entities),
+        )
+        if plan is None:
+            return _serve_model(raw, info)
+        info["feature_service"] = service
+        try:
+            result = serve_plan(
+                plan,
+                sdk.client,
+                project_bytes,
+                entities,
+                n,
+                include_feature_view_version_metadata=payload.get(
+                    "include_feature_view_version_metadata", False
+                ),
+            )
+        except ServiceUnavailableError as err:
+            return JSONResponse(status_code=503, content=str(err))
+        if result is None:  # a key value of the wrong type: the SDK path names it
+            return _serve_model(raw, info)
+        info["served"] = {"counts": result.counts}
+        return _json(result.document)
+
+    def _serve_model(raw: bytes, info: dict[str, Any]) -> Any:
         # Errors as Feast's server gives them: FastAPI's 422 for a body that is not a request,
         # Feast's error class for what Feast names with one, else the message as a JSON string.
+        # Parsed again with the standard library: orjson reads an integer beyond 64 bits as a
+        # float, and the errors name the value as sent.
         try:
             payload = json.loads(raw)
         except json.JSONDecodeError as err:
@@ -232,7 +324,7 @@ def create_app(
             )
         refs = sdk.catalog.resolve(features=req.features or None, feature_service=req.feature_service)
         info["served"] = {"refs": refs, "names": response.names, "statuses": response.statuses}
-        return JSONResponse(
+        return _json(
             response.to_feast_json(
                 include_feature_view_version_metadata=req.include_feature_view_version_metadata
             )
@@ -299,15 +391,13 @@ def _guard_with_roles(app: FastAPI, checker: Any, mode: str) -> None:
     app.add_middleware(RoleGuard, checker=checker, mode=mode)
 
 
-def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_level: str = "warning") -> None:
-    """Run ``app`` with uvicorn until interrupted.
+def check_bind(host: str, port: int) -> None:
+    """Refuse a port out of range or an address that cannot be bound, naming it.
 
     Raises:
         ConfigError: the port is out of range or the address cannot be bound (e.g. in use).
     """
     import socket
-
-    import uvicorn
 
     if not 0 < port < 65536:
         raise ConfigError(f"port {port} is not a TCP port; pick one in 1..65535, e.g. --port 6566")
@@ -321,4 +411,15 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_le
                 f"cannot serve on {host}:{port} ({err.strerror or err}); pick a free port with --port "
                 "or a local address with --host"
             ) from None
+
+
+def serve(app: Any, *, host: str = "127.0.0.1", port: int = 6566, workers_log_level: str = "warning") -> None:
+    """Run ``app`` with uvicorn (one process) until interrupted.
+
+    Raises:
+        ConfigError: the port is out of range or the address cannot be bound (e.g. in use).
+    """
+    import uvicorn
+
+    check_bind(host, port)
     uvicorn.run(app, host=host, port=port, log_level=workers_log_level, access_log=False)

@@ -123,6 +123,7 @@ class ServingMetrics:
         refs: list[tuple[str, str]] | None = None,
         names: list[str] | None = None,
         statuses: list[list[Any]] | None = None,
+        counts: dict[tuple[str, str], int] | None = None,
     ) -> None:
         """Record one request: its latency, code, error kind and the statuses of its values per view.
 
@@ -134,9 +135,10 @@ class ServingMetrics:
             refs: ``(view, feature)`` of each requested feature, in response column order.
             names: the response's column names (join keys first).
             statuses: the response's status columns.
+            counts: ``(view, status) -> values`` already counted (instead of refs/names/statuses).
         """
         label = service or "(features)"
-        per_view: dict[tuple[str, str], int] = {}
+        per_view: dict[tuple[str, str], int] = dict(counts) if counts else {}
         if refs and names is not None and statuses is not None:
             first = len(names) - len(refs)
             for (view, _), column in zip(refs, statuses[first:], strict=False):

@@ -78,3 +78,28 @@ def test_all_guards_lookups_for_viewers_and_push_for_editors(sdk_and_registry) -
     # an editor passes the guard (this app has no pusher, so the route itself is absent: 404)
     assert http.post("/push", json=push, headers=bearer("ed")).status_code == 404
     assert http.get("/health").status_code == 200
+
+
+def test_every_worker_builds_its_app_with_the_settings_roles(tmp_path, redis_nodes) -> None:
+    """build_app (the app of `featurelake serve` and of each `--workers N` worker) guards /registry."""
+    from featurelake.registry.writer import open_registry
+    from featurelake.server.workers import build_app
+
+    project = unique_project()
+    base = {"project": project, "home": str(tmp_path), "feature_repo": str(tmp_path / "no-repo")}
+    base["online"] = {"nodes": redis_nodes}
+    setup = open_registry(load_settings_from_dict(base, environ={}).registry_url)
+    setup.apply_definitions(project, _definitions(with_mcc=True), actor="t")
+    setup.dispose()
+    identities = [{"name": "vera", "role": "viewer", "token_sha256": token_hash(TOKENS["vera"])}]
+    for console, code in (({}, 200), ({"identities": identities}, 401)):
+        app, registry = build_app(
+            load_settings_from_dict({**base, "console": console}, environ={}), max_request_bytes=10_000
+        )
+        try:
+            http = TestClient(app)
+            assert http.get("/registry/feature-views").status_code == code, console
+            assert http.get("/registry/feature-views", headers=bearer("vera")).status_code == 200
+            assert http.post("/get-online-features", json=LOOKUP).status_code == 200
+        finally:
+            registry.dispose()
