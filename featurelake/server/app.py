@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from featurelake.jobs.online import OnlineFeatureClient
+from featurelake.server.body import BodyTooLarge, read_body
 from featurelake.server.metrics import ServingMetrics
 
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
@@ -59,10 +60,6 @@ class GetOnlineFeaturesRequest(BaseModel):
     include_feature_view_version_metadata: bool = Field(
         default=False, description="add metadata.feature_view_metadata: the feature views read"
     )
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _plain(value: Any) -> Any:
@@ -94,7 +91,8 @@ def create_app(
     Args:
         sdk: the online client (catalog + Redis cluster).
         registry: a ``registry.RegistryReader`` for the registry endpoints (None: they answer 503).
-        max_request_bytes: larger request bodies are refused with 413.
+        max_request_bytes: larger request bodies (of ``/get-online-features`` and ``/push``) are
+            refused with 413.
         pusher: a ``featurelake.jobs.push.Pusher`` to serve ``POST /push`` (None: no push route).
     """
     project = sdk.catalog.project
@@ -108,17 +106,6 @@ def create_app(
 
     def error(status: int, detail: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": detail})
-
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_request_bytes:
-            raise _TooLarge(int(declared))
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_request_bytes:
-                raise _TooLarge(len(body))
-        return bytes(body)
 
     @app.post(
         "/get-online-features",
@@ -156,13 +143,9 @@ def create_app(
 
     async def _get_online_features(request: Request, info: dict[str, Any]) -> Any:
         try:
-            raw = await read_body(request)
-        except _TooLarge as err:
-            return JSONResponse(
-                status_code=413,
-                content=f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
-                "send fewer entity rows per request",
-            )
+            raw = await read_body(request, max_request_bytes)
+        except BodyTooLarge as err:
+            return JSONResponse(status_code=413, content=err.message("send fewer entity rows per request"))
         # Parsing, the Redis round trips and the JSON encoding block: they run in a worker thread
         # so one large request never holds up the event loop (other requests, /health).
         return await run_in_threadpool(_serve, raw, info)
@@ -279,7 +262,7 @@ def create_app(
     if pusher is not None:
         from featurelake.server.push import push_router
 
-        app.include_router(push_router(pusher))
+        app.include_router(push_router(pusher, max_request_bytes=max_request_bytes))
     return app
 
 
