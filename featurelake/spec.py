@@ -92,6 +92,7 @@ from featurelake.expectations import UniqueKeys as UniqueKeys
 from featurelake.expectations import ValueRange as ValueRange
 from featurelake.expectations import expectation_columns as expectation_columns
 from featurelake.monitors import Monitor, monitors_definition
+from featurelake.stream_spec import check_watermark, parse_watermark
 
 Granularity = Literal["daily", "hourly"]
 AggFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct", "approx_count_distinct", "last"]
@@ -535,6 +536,9 @@ class ViewSpec(_Frozen):
             A change is minor.
         freshness_sla: the largest acceptable age of the newest partition and of the last
             materialization (``featurelake monitor run`` fails beyond it). A change is minor.
+        watermark: for an aggregation view that streams, how late an event may arrive and
+            still be counted (``"10m"``, a timedelta); None: :data:`featurelake.stream_spec.DEFAULT_WATERMARK`.
+            See :mod:`featurelake.stream_spec`. A change is minor.
     """
 
     view: str
@@ -545,6 +549,7 @@ class ViewSpec(_Frozen):
     retention: timedelta | None = None
     monitors: tuple[Annotated[Monitor, Field(discriminator="metric")], ...] = ()
     freshness_sla: timedelta | None = None
+    watermark: timedelta | None = None
 
     @field_validator("view")
     @classmethod
@@ -590,6 +595,21 @@ class ViewSpec(_Frozen):
             )
         return value
 
+    @field_validator("watermark", mode="before")
+    @classmethod
+    def _parse_watermark(cls, value: Any) -> Any:
+        return parse_watermark(value)
+
+    @model_validator(mode="after")
+    def _check_watermark(self) -> ViewSpec:
+        check_watermark(self.watermark)
+        if self.watermark is not None and not isinstance(self.transform, AggregationTransform):
+            raise ValueError(
+                f"watermark is for views that stream, i.e. with an AggregationTransform; view {self.view!r} has a "
+                "SparkTransform: remove watermark="
+            )
+        return self
+
     def feature_names(self) -> tuple[str, ...] | None:
         """Features the transform produces (None for a SparkTransform: the Feast schema says)."""
         if isinstance(self.transform, AggregationTransform):
@@ -619,6 +639,8 @@ class ViewSpec(_Frozen):
         if self.retention is not None:  # only when set: existing definitions keep their hash
             non_breaking["retention_days"] = self.retention.days
         non_breaking.update(monitors_definition(self.monitors, self.freshness_sla))  # only when set
+        if self.watermark is not None:  # only when set: existing definitions keep their hash
+            non_breaking["watermark_seconds"] = int(self.watermark.total_seconds())
         return {"view": self.view, "breaking": {"transform": breaking}, "non_breaking": non_breaking}
 
 

@@ -14,6 +14,7 @@ recorded, never used to write one sink alone.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +39,19 @@ class PushResult:
     last_id: str | None
 
 
+# registry changes that can change what a push resolves to: views applied, their status moved
+_VIEW_CHANGES = ("view", "view_version")
+
+
 @dataclass
 class Pusher:
     """Resolves views to their event logs and appends validated rows (one per process; thread-safe).
+
+    What a view's pushes are checked against (its stream definition and event schema, read
+    from the registry and the source table's Delta log) and which view a push source name
+    feeds are cached, and dropped as soon as the registry records a change to a view (a new
+    version applied, a status moved: a newer audit entry of a view): each push costs one small
+    registry query instead of reading every view's definition.
 
     Attributes:
         settings: featurelake settings (project, online nodes, storage).
@@ -50,18 +61,37 @@ class Pusher:
     settings: Settings
     registry: Any
     _views: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    _sources: dict[str, str] = field(default_factory=dict)
+    _seen: tuple[int, ...] | None = None
     _client: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _fresh(self) -> None:
+        """Drop the caches when the registry recorded a change to a view since they were filled."""
+        token = tuple(
+            next(
+                (e.id for e in self.registry.audit(project=self.settings.project, object_type=kind, limit=1)),
+                0,
+            )
+            for kind in _VIEW_CHANGES
+        )
+        with self._lock:
+            if token != self._seen:
+                self._views.clear()
+                self._sources.clear()
+                self._seen = token
 
     def _resolve(self, view: str) -> tuple[Any, pa.Schema]:
         from featurelake.jobs.stream_plan import event_schema, stream_definition
         from featurelake.jobs.wiring import lakehouse_from_settings
 
-        if view not in self._views:
+        cached = self._views.get(view)
+        if cached is None:
             vv = self.registry.assert_usable(self.settings.project, view, None, "materialize")
             definition = stream_definition(vv)
             schema = event_schema(lakehouse_from_settings(self.settings), definition)
-            self._views[view] = (definition, schema)
-        return self._views[view]
+            cached = self._views[view] = (definition, schema)
+        return cached
 
     def client(self) -> Any:
         """The cluster client (opened on first use)."""
@@ -90,6 +120,7 @@ class Pusher:
 
         if to not in PUSH_MODES:
             raise ConfigError(f"to={to!r} is not one of {', '.join(PUSH_MODES)}")
+        self._fresh()
         definition, schema = self._resolve(view)
         rows = conform_rows(view, table, schema, required=definition.required_columns)
         key = event_log_key(self.settings.project, view)
@@ -107,8 +138,13 @@ class Pusher:
         """
         from featurelake.jobs.stream_plan import stream_definition
 
+        self._fresh()
+        found = self._sources.get(name)
+        if found is not None:
+            return found
         views = {v.name: v for v in self.registry.list_views(self.settings.project)}
         if name in views:
+            self._sources[name] = name
             return name
         matches = []
         for v in views.values():
@@ -118,6 +154,7 @@ class Pusher:
             except FeatureStoreError:  # a view that cannot stream (not an aggregation view) does not match
                 continue
         if len(matches) == 1:
+            self._sources[name] = matches[0]
             return matches[0]
         if not matches:
             raise RegistryError(

@@ -67,7 +67,8 @@ class StreamOptions:
         checkpoint: Spark's checkpoint folder (default: under the home, one per view).
         trigger: micro-batch interval, e.g. ``5s``.
         available_now: process what is available, close what the watermark passed, then stop.
-        watermark: how late an event may arrive and still count in every window.
+        watermark: how late an event may arrive and still count in every window (None: the
+            view's ``ViewSpec.watermark``, else 10 minutes).
         max_per_trigger: Delta versions (delta) or entries (redis) per micro-batch at most.
         online: also write Redis (False: Delta only).
         version: the view version (default: the active one).
@@ -80,7 +81,7 @@ class StreamOptions:
     checkpoint: str | None = None
     trigger: timedelta = timedelta(seconds=5)
     available_now: bool = False
-    watermark: timedelta = timedelta(minutes=10)
+    watermark: timedelta | None = None
     max_per_trigger: int | None = None
     online: bool = True
     version: str | None = None
@@ -324,6 +325,7 @@ def run_stream(
         event_schema(lakehouse, definition)  # the source exists and has the columns, before anything starts
         target = redis_target(settings, definition=vv.definition) if options.online else None
         checkpoint = options.checkpoint or default_checkpoint(settings, options.view)
+        watermark = options.watermark if options.watermark is not None else definition.watermark
         stream_id = claim_checkpoint(
             checkpoint, project=settings.project, view=options.view, source=options.source
         )
@@ -337,7 +339,7 @@ def run_stream(
             "source": options.source,
             "checkpoint": checkpoint,
             "stream_id": stream_id,
-            "watermark_seconds": int(options.watermark.total_seconds()),
+            "watermark_seconds": int(watermark.total_seconds()),
             "available_now": options.available_now,
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -374,6 +376,7 @@ def run_stream(
                     for s in last.get("sources", [])
                 ],
                 "watermark": (last.get("eventTime") or {}).get("watermark"),
+                "watermark_delay_seconds": int(watermark.total_seconds()),
             }
             tmp = status_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(status, indent=1, default=str))
@@ -406,7 +409,7 @@ def run_stream(
                     timestamp_column=definition.timestamp_column,
                     aggregations=definition.aggregations,
                     granularity=definition.granularity,  # type: ignore[arg-type]
-                    watermark=options.watermark,
+                    watermark=watermark,
                     view=options.view,
                 )
                 query = (
@@ -535,7 +538,7 @@ def options_from_args(args: argparse.Namespace) -> StreamOptions:
         checkpoint=args.checkpoint,
         trigger=parse_duration(args.trigger, option="--trigger"),
         available_now=args.available_now,
-        watermark=parse_duration(args.watermark, option="--watermark"),
+        watermark=None if args.watermark is None else parse_duration(args.watermark, option="--watermark"),
         max_per_trigger=args.max_per_trigger,
         online=not args.no_online,
         version=args.version,
@@ -557,7 +560,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="process what is available (and close the windows the watermark passed), then stop",
     )
-    parser.add_argument("--watermark", default="10m", help="how late events may arrive (default 10m)")
+    parser.add_argument(
+        "--watermark", help="how late events may arrive (default: the view's ViewSpec.watermark, else 10m)"
+    )
     parser.add_argument(
         "--max-per-trigger", type=int, help="Delta versions / Redis entries per micro-batch at most"
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurelake.errors import ConfigError, DefinitionError
+from featurelake.stream_spec import DEFAULT_WATERMARK, watermark_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -44,6 +45,7 @@ class StreamDefinition:
         entity_columns: source column -> join key.
         granularity: ``daily`` or ``hourly``.
         aggregations: the features, as the batch engine takes them.
+        watermark: how late events may arrive (the spec's ``watermark``, else the default).
     """
 
     view: str
@@ -52,6 +54,7 @@ class StreamDefinition:
     entity_columns: dict[str, str]
     granularity: str
     aggregations: tuple[WindowAggregation, ...]
+    watermark: timedelta = DEFAULT_WATERMARK
 
     @property
     def event_columns(self) -> list[str]:
@@ -94,6 +97,7 @@ def stream_definition(vv: ViewVersion) -> StreamDefinition:
         entity_columns=dict(transform["entity_columns"]),
         granularity=transform.get("granularity", "daily"),
         aggregations=tuple(sorted(aggs, key=lambda a: order.get(a.name, len(order)))),
+        watermark=watermark_of(spec),
     )
 
 
@@ -139,9 +143,13 @@ def claim_checkpoint(checkpoint: str, *, project: str, view: str, source: str) -
         ConfigError: the checkpoint belongs to another view, project or source.
     """
     if "://" in checkpoint and not checkpoint.startswith("file://"):
+        # Spark writes a streaming checkpoint (the offsets and commits logs of our Python sources
+        # included) through Hadoop's file systems: s3a:// needs the hadoop-aws and AWS SDK jars,
+        # which come from Maven and are not in the pyspark wheel; our sources cannot move their
+        # offsets elsewhere (Spark, not the source, writes them).
         raise ConfigError(
-            f"checkpoint {checkpoint!r} is not on local disk; Spark needs its Hadoop S3 jars (from Maven, not "
-            "installed here) to keep checkpoints on S3: pass a local folder (or a mounted one)"
+            f"checkpoint {checkpoint!r} is not on local disk; Spark keeps checkpoints on S3 only through s3a:// "
+            "with the hadoop-aws jars (from Maven, not installed here): pass a local folder (or a mounted one)"
         )
     marker = Path(checkpoint.removeprefix("file://")).resolve() / MARKER
     owner = json.loads(marker.read_text()) if marker.exists() else None

@@ -33,6 +33,7 @@ ROOMS = {
         "featurelake.actor",
         "featurelake.monitors",
         "featurelake.expectations",
+        "featurelake.stream_spec",
         "featurelake.config",
     ],
     "lakehouse": ["featurelake.lakehouse"],

@@ -41,7 +41,11 @@ _OPTIONS = [
         is_flag=True,
         help="Process what is available (and close the windows the watermark passed), then stop.",
     ),
-    click.option("--watermark", default="10m", show_default=True, help="How late events may arrive."),
+    click.option(
+        "--watermark",
+        default=None,
+        help="How late events may arrive (default: the view's ViewSpec.watermark, else 10m).",
+    ),
     click.option(
         "--max-per-trigger",
         type=click.IntRange(min=1),
@@ -150,7 +154,8 @@ def status(app: AppContext, view: str, output: str) -> None:
         f"{view}: {found['state']} (run {found['run_id']}, pid {found['pid']}); {found['batches']} batch(es), "
         f"last batch {last.get('batch_id')} -> Delta {last.get('delta_version')}; {found['rows_written']} row(s); "
         f"offsets {json.dumps(offsets[0].get('end'))} of latest {json.dumps(offsets[0].get('latest'))}; "
-        f"{found.get('processed_rows_per_second') or 0:.1f} rows/s; watermark {found.get('watermark')}; "
+        f"{found.get('processed_rows_per_second') or 0:.1f} rows/s; watermark {found.get('watermark')} "
+        f"(delay {found.get('watermark_delay_seconds')}s); "
         f"{found['late_rows_dropped']} late row(s) dropped; updated {found['updated_at']}"
     )
     emit(found, output, lambda console: console.print(line, markup=False))

@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import ConfigError, FeatureStoreError, ServiceUnavailableError
 from featurelake.jobs.online import OnlineFeatureClient
+from featurelake.server.body import BodyTooLarge, read_body
 from featurelake.server.lookup import PlanCache, serve_plan
 from featurelake.server.metrics import ServingMetrics
 
@@ -65,10 +66,6 @@ class GetOnlineFeaturesRequest(BaseModel):
     include_feature_view_version_metadata: bool = Field(
         default=False, description="add metadata.feature_view_metadata: the feature views read"
     )
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _plain_request(payload: Any) -> tuple[dict[str, list[Any]], int] | None:
@@ -142,7 +139,8 @@ def create_app(
     Args:
         sdk: the online client (catalog + Redis cluster).
         registry: a ``registry.RegistryReader`` for the registry endpoints (None: they answer 503).
-        max_request_bytes: larger request bodies are refused with 413.
+        max_request_bytes: larger request bodies (of ``/get-online-features`` and ``/push``) are
+            refused with 413.
         pusher: a ``featurelake.jobs.push.Pusher`` to serve ``POST /push`` (None: no push route).
         access: a ``featurelake.access_control.credentials.CredentialChecker`` to enforce roles
             (None: every endpoint is open); see :mod:`featurelake.server.access`.
@@ -162,17 +160,6 @@ def create_app(
 
     def error(status: int, detail: Any) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": detail})
-
-    async def read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_request_bytes:
-            raise _TooLarge(int(declared))
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_request_bytes:
-                raise _TooLarge(len(body))
-        return bytes(body)
 
     @app.post(
         "/get-online-features",
@@ -210,13 +197,9 @@ def create_app(
 
     async def _get_online_features(request: Request, info: dict[str, Any]) -> Any:
         try:
-            raw = await read_body(request)
-        except _TooLarge as err:
-            return JSONResponse(
-                status_code=413,
-                content=f"request body of {err.args[0]} bytes exceeds the limit of {max_request_bytes} bytes; "
-                "send fewer entity rows per request",
-            )
+            raw = await read_body(request, max_request_bytes)
+        except BodyTooLarge as err:
+            return JSONResponse(status_code=413, content=err.message("send fewer entity rows per request"))
         # Parsing, the Redis round trips and the JSON encoding block: a large request runs in a
         # worker thread so it never holds up the event loop (other requests, /health); a small
         # one costs less than the thread hop would.
@@ -376,7 +359,7 @@ def create_app(
     if pusher is not None:
         from featurelake.server.push import push_router
 
-        app.include_router(push_router(pusher))
+        app.include_router(push_router(pusher, max_request_bytes=max_request_bytes))
     if access is not None:
         _guard_with_roles(app, access, access_mode)
     return app

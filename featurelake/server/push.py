@@ -9,19 +9,24 @@ Request (Feast's ``PushFeaturesRequest``)::
 ``push_source_name`` names the view (or its source table, or a Feast push source whose name
 is one of those); the response says how many rows were appended and their stream ids. A row
 missing a join key or the event time, a value of the wrong type, an unknown column or an
-unknown view gets 400 naming it, and nothing is appended; Redis down gets 503.
+unknown view gets 400 naming it, and nothing is appended; Redis down gets 503; a body that is
+not JSON or not a push request 422 (FastAPI's validation ``detail``); a body over the server's
+``max_request_bytes`` (``featurelake serve --max-request-bytes``) 413 naming the limit, before
+it is parsed.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from featurelake.errors import FeatureStoreError, ServiceUnavailableError
+from featurelake.server.body import BodyTooLarge, read_body
 
 
 class PushRequest(BaseModel):
@@ -35,12 +40,23 @@ class PushRequest(BaseModel):
     allow_registry_cache: bool = True  # Feast's field, accepted and ignored: each push reads the registry
 
 
-def push_router(pusher: Any) -> APIRouter:
-    """The ``/push`` route, appending through ``pusher`` (a :class:`featurelake.jobs.push.Pusher`)."""
+def push_router(pusher: Any, *, max_request_bytes: int) -> APIRouter:
+    """The ``/push`` route, appending through ``pusher`` (a :class:`featurelake.jobs.push.Pusher`).
+
+    Args:
+        pusher: validates and appends the rows.
+        max_request_bytes: larger bodies get 413 before they are parsed.
+    """
     router = APIRouter()
 
-    def _push(req: PushRequest) -> JSONResponse:
+    def _push(raw: bytes) -> JSONResponse:
         import pyarrow as pa
+
+        try:
+            req = PushRequest.model_validate_json(raw)
+        except ValidationError as err:  # not JSON, or not a push request: FastAPI's 422 shape
+            detail = [{**e, "loc": ["body", *e["loc"]]} for e in err.errors(include_url=False)]
+            return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
 
         lengths = {k: len(v) for k, v in req.df.items()}
         if len(set(lengths.values())) > 1:
@@ -88,13 +104,29 @@ def push_router(pusher: Any) -> APIRouter:
 
     @router.post(
         "/push",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": PushRequest.model_json_schema()}},
+            }
+        },
         responses={
             400: {"description": "an unknown view, or rows that do not fit its event schema (named)"},
+            413: {
+                "description": "body larger than max_request_bytes (featurelake serve --max-request-bytes)"
+            },
+            422: {"description": "the body is not JSON or not a push request (FastAPI's validation detail)"},
             503: {"description": "the Redis cluster is unavailable"},
         },
     )
-    async def push(req: PushRequest) -> Any:
+    async def push(request: Request) -> Any:
         """Append events to a stream feature view's event log (Feast's push request shape)."""
-        return await run_in_threadpool(_push, req)
+        try:
+            raw = await read_body(request, max_request_bytes)
+        except BodyTooLarge as err:
+            return JSONResponse(
+                status_code=413, content={"detail": err.message("push fewer rows per request")}
+            )
+        return await run_in_threadpool(_push, raw)
 
     return router

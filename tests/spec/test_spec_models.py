@@ -318,3 +318,42 @@ def test_repo_hashes_are_stable_across_processes() -> None:
     assert runs[0] == runs[1]
     assert set(runs[0]) == {"user_transaction_stats", "merchant_risk_stats", "user_profile"}
     assert len(set(runs[0].values())) == 3
+
+
+# --------------------------------------------------------------------------- stream watermark
+
+
+def test_watermark_parses_is_recorded_minor_and_read_back_with_a_default() -> None:
+    from featurelake.stream_spec import DEFAULT_WATERMARK, watermark_of
+
+    plain = ViewSpec(view="v", transform=_transform())
+    late = ViewSpec(view="v", transform=_transform(), watermark="15m")
+    assert late.watermark == timedelta(minutes=15)
+    assert ViewSpec(view="v", transform=_transform(), watermark=timedelta(seconds=30)).watermark.seconds == 30
+    assert "watermark_seconds" not in plain.to_definition()["non_breaking"]  # old hashes unchanged
+    assert late.to_definition()["non_breaking"]["watermark_seconds"] == 900
+    assert classify_change(plain.to_definition(), late.to_definition()).kind == "minor"
+    # the registry keeps the spec's definition under non_breaking.spec (view_definition)
+    assert watermark_of({"non_breaking": {"spec": late.to_definition()["non_breaking"]}}) == timedelta(
+        minutes=15
+    )
+    assert (
+        watermark_of({"non_breaking": {"spec": plain.to_definition()["non_breaking"]}}) == DEFAULT_WATERMARK
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"watermark": "ten minutes"}, "'ten minutes' is not a duration"),
+        ({"watermark": timedelta(seconds=-5)}, "zero or more whole seconds"),
+        ({"watermark": timedelta(seconds=1.5)}, "zero or more whole seconds"),
+        (
+            {"watermark": "5m", "transform": SparkTransform(function=profile_fn, sources=["raw_users"])},
+            "watermark is for views that stream",
+        ),
+    ],
+)
+def test_bad_watermark_names_the_value_and_the_fix(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ViewSpec(**{"view": "v", "transform": _transform(), **kwargs})

@@ -174,3 +174,51 @@ def test_a_source_feeding_two_views_is_refused_naming_both(http, world: World) -
     assert resp.status_code == 400, resp.text
     assert "feeds several views" in resp.text and "card_hourly" in resp.text
     assert _length(world, "card_hourly") == before
+
+
+def test_a_body_over_the_limit_gets_413_naming_it_and_writes_nothing(world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from featurelake.jobs.online import connect, load_catalog
+    from featurelake.jobs.push import Pusher
+    from featurelake.server.app import create_app
+
+    sdk = connect(world.settings, load_catalog(world.settings, registry=world.registry))
+    pusher = Pusher(world.settings, world.registry)
+    try:
+        with TestClient(create_app(sdk, max_request_bytes=2000, pusher=pusher)) as small:
+            before = _length(world, "card_hourly")
+            rows = {"card": [5] * 200, "ts": [_ts(1)] * 200, "amount": [2.5] * 200}
+            big = small.post("/push", json={"push_source_name": "card_hourly", "df": rows})
+            assert big.status_code == 413, big.text
+            assert "limit of 2000 bytes" in big.text and "--max-request-bytes" in big.text
+            chunked = small.post(  # no Content-Length: refused while it streams in
+                "/push",
+                content=iter(
+                    [b'{"push_source_name": "card_hourly", "df": {"card": [', b"1, " * 1000, b"1]}}"]
+                ),
+            )
+            assert chunked.status_code == 413, chunked.text
+            not_json = small.post("/push", content=b"{not json")
+            assert not_json.status_code == 422, not_json.text
+            one = {"card": [5], "ts": [_ts(1)], "amount": [2.5]}
+            fits = small.post("/push", json={"push_source_name": "card_hourly", "df": one})
+            assert fits.status_code == 200, fits.text
+            assert _length(world, "card_hourly") == before + 1
+    finally:
+        pusher.close()
+        sdk.client.close()
+
+
+def test_a_view_archived_after_pushes_were_accepted_is_refused_at_once(http, world: World) -> None:
+    df = {"card": [8], "ts": [_ts(3)], "amount": [1.0]}
+    assert http.post("/push", json={"push_source_name": "card_txn", "df": df}).status_code == 200
+    project = world.settings.project
+    world.registry.set_status(
+        project, "card_txn", None, "deprecated", reason="test", actor="tests", force=True
+    )
+    world.registry.set_status(project, "card_txn", None, "archived", reason="test", actor="tests", force=True)
+    before = _length(world, "card_txn")
+    resp = http.post("/push", json={"push_source_name": "card_txn", "df": df})
+    assert resp.status_code == 400 and "archived" in resp.text, resp.text  # not the cached definition
+    assert _length(world, "card_txn") == before

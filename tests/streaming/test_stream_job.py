@@ -136,6 +136,7 @@ def test_late_events_inside_the_watermark_count_later_ones_are_dropped_and_count
 
     from featurelake.jobs.materialize import redis_target
     from featurelake.jobs.stream import StreamOptions, run_stream
+    from featurelake.jobs.stream_plan import read_status
     from featurelake.lakehouse.streaming.event_log import append_events, encode_rows, event_log_key
 
     world.append(spark, [(99, T0, 1.0)])  # the source table gives the event schema (another card)
@@ -155,14 +156,15 @@ def test_late_events_inside_the_watermark_count_later_ones_are_dropped_and_count
     h = timedelta(hours=1)
     m = timedelta(minutes=1)
     options = StreamOptions(view="card_hourly", source="redis", available_now=True, trigger=timedelta(0))
-    push([(7, T0 + 10 * m, 1.0), (7, T0 + h + 10 * m, 2.0), (7, T0 + 2 * h + 30 * m, 4.0)])
+    push([(7, T0 + 10 * m, 1.0), (7, T0 + h + 10 * m, 2.0), (7, T0 + 3 * h + 15 * m, 4.0)])
     first = run_stream(spark, world.settings, options, actor="tests", registry=world.registry)
-    # watermark now 02:20: windows ending 01:00 and 02:00 are closed; 03:00 is open
+    # card_hourly's spec says watermark="20m": the watermark is now 02:55, so the windows ending
+    # 01:00 and 02:00 are closed and the one ending 03:00 is open (with the default 10m: 03:05, closed)
     push(
         [
-            (7, T0 + 2 * h + 5 * m, 8.0),  # late, but its window (02:00-03:00) is open: counted
+            (7, T0 + 2 * h + 50 * m, 8.0),  # late, but its window (02:00-03:00) is open: counted
             (7, T0 + h + 30 * m, 16.0),  # its window (01:00-02:00) closed: dropped and counted
-            (7, T0 + 3 * h + 40 * m, 32.0),  # moves the watermark to 03:30: closes 02:00-03:00
+            (7, T0 + 4 * h + 40 * m, 32.0),  # moves the watermark to 04:20: closes 02:00-04:00
         ]
     )
     second = run_stream(spark, world.settings, options, actor="tests", registry=world.registry)
@@ -172,10 +174,13 @@ def test_late_events_inside_the_watermark_count_later_ones_are_dropped_and_count
     assert {ts: (r.txn_count_1h, r.txn_amount_sum_1h) for ts, r in rows.items()} == {
         t0 + h: (1, 1.0),
         t0 + 2 * h: (1, 2.0),
-        t0 + 3 * h: (2, 12.0),
+        t0 + 3 * h: (1, 8.0),
+        t0 + 4 * h: (1, 4.0),
     }
     assert first.late_rows_dropped == 0
     assert second.late_rows_dropped == 1
+    status = read_status(world.settings, "card_hourly")  # what `featurelake stream status` shows
+    assert status["late_rows_dropped"] == 1 and status["watermark_delay_seconds"] == 20 * 60
     runs = world.registry.list_runs(world.settings.project, kind="stream", target="card_hourly")
     assert runs[0].report["late_rows_dropped"] == 1
 

@@ -50,7 +50,8 @@ card_txn_spec = ViewSpec(
     ),
 )
 
-# one-period windows: a late event is dropped from exactly one window, so late rows = late events
+# one-period windows: a late event is dropped from exactly one window, so late rows = late events;
+# its own watermark (20 minutes, not the default 10) is what the streaming job must use
 card_hourly = _view(
     "card_hourly", [Field(name="txn_count_1h", dtype=Int64), Field(name="txn_amount_sum_1h", dtype=Float64)]
 )
@@ -67,4 +68,5 @@ card_hourly_spec = ViewSpec(
             Aggregation(function="sum", column="amount", window="1h"),
         ],
     ),
+    watermark="20m",
 )
