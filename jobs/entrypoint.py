@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from featurelake.errors import (
+    AccessDeniedError,
     CheckFailedError,
     ConfigError,
     DefinitionError,
@@ -39,7 +40,7 @@ EXIT_WARN = 6  # `featurelake monitor`: at least one check warned, none failed
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the job failed (read the red line); 2 bad input (arguments, settings, "
-    "definitions, unknown names); 3 a service did not answer (PostgreSQL, Redis, S3, Spark); 4 the data "
+    "definitions, unknown names, a refused credential or too small a role); 3 a service did not answer (PostgreSQL, Redis, S3, Spark); 4 the data "
     "failed a check (expectations, online/offline mismatches, a failed monitor check); 5 another run holds "
     "the same view and days; 6 a monitor check warned (none failed)."
 )
@@ -57,7 +58,10 @@ def exit_code_for(err: FeatureStoreError) -> int:
         return EXIT_UNAVAILABLE
     if isinstance(err, ValidationFailedError | CheckFailedError):
         return EXIT_CHECK_FAILED
-    if isinstance(err, ConfigError | DefinitionError | RegistryError | TableNotFoundError | MonitorError):
+    bad_input = (
+        ConfigError | DefinitionError | RegistryError | TableNotFoundError | MonitorError | AccessDeniedError
+    )
+    if isinstance(err, bad_input):
         return EXIT_BAD_INPUT
     return EXIT_ERROR
 

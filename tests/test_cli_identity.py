@@ -54,16 +54,16 @@ def test_token_identity_roles_four_eyes_and_audit(setup, capsys, monkeypatch) ->
 
     monkeypatch.setenv("FEATURELAKE_TOKEN", w.TOKENS["vera"])
     code, out = run(capsys, *activate, "--reason", "looks fine")
-    assert code != 0 and "needs the approver role" in out and "'vera' has the viewer role" in out
+    assert code == 2 and "needs the approver role" in out and "'vera' has the viewer role" in out
     monkeypatch.setenv("FEATURELAKE_TOKEN", w.TOKENS["alice"])  # alice applied 1.1
     code, out = run(capsys, *activate, "--reason", "mine")
-    assert code != 0 and "four-eyes rule: 'alice' created feature view 'user_stats' version 1.1" in out
+    assert code == 2 and "four-eyes rule: 'alice' created feature view 'user_stats' version 1.1" in out
     monkeypatch.setenv("FEATURELAKE_TOKEN", "not-a-token")
     code, out = run(capsys, *activate, "--reason", "x")
-    assert code != 0 and "matches no identity" in out and "not-a-token" not in out
+    assert code == 2 and "matches no identity" in out and "not-a-token" not in out
     monkeypatch.setenv("FEATURELAKE_TOKEN", w.TOKENS["bob"])
     code, out = run(capsys, "--actor", "mallory", *activate, "--reason", "x")
-    assert code != 0 and "--actor 'mallory' differs from 'bob'" in out
+    assert code == 2 and "--actor 'mallory' differs from 'bob'" in out
     assert reg.get_view_version(w.PROJECT, "user_stats", "1.1").status == "draft"
 
     code, out = run(capsys, *activate, "--reason", "reviewed the EUR change")
@@ -77,10 +77,10 @@ def test_token_identity_roles_four_eyes_and_audit(setup, capsys, monkeypatch) ->
 
     # apply --status active would approve one's own versions: refused under four-eyes
     code, out = run(capsys, "--config", str(cfg), "apply", "--status", "active")
-    assert code != 0 and "four-eyes rule: 'bob' cannot create versions as active" in out
+    assert code == 2 and "four-eyes rule: 'bob' cannot create versions as active" in out
     monkeypatch.setenv("FEATURELAKE_TOKEN", w.TOKENS["vera"])
     code, out = run(capsys, "--config", str(cfg), "registry", "cancel-run", "0123abcd")
-    assert code != 0 and "cancelling a run needs the editor role" in out
+    assert code == 2 and "cancelling a run needs the editor role" in out
 
 
 def test_without_a_token_local_developer_mode_unless_required(setup, capsys, tmp_path) -> None:
@@ -106,5 +106,5 @@ def test_without_a_token_local_developer_mode_unless_required(setup, capsys, tmp
         yaml.safe_dump({**settings, "console": {**settings["console"], "cli_identity_required": True}})
     )
     code, out = run(capsys, "--config", str(strict), *deprecate)
-    assert code != 0 and "needs an identity" in out and "FEATURELAKE_TOKEN" in out
+    assert code == 2 and "needs an identity" in out and "FEATURELAKE_TOKEN" in out
     assert reg.get_view_version(w.PROJECT, "user_stats", "1.1").status == "active"
